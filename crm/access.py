@@ -1,0 +1,168 @@
+"""Who may see what: the one scoping helper (ARCHITECTURE rule 1, PRODUCT "Organisation and
+access").
+
+- A salesperson sees their own leads, the store's pool, and the customers they won.
+- A supervisor sees their team's leads and customers, and the store's pool.
+- Service advisors and care specialists serve the whole store's customers.
+- A store admin sees the store; the group admin sees every store of the group.
+- A staff member who has left sees nothing.
+
+``scope(query, actor)`` narrows a ``select()`` of a scoped model; ``require`` checks one record
+and one action. A record outside the actor's scope raises ``NotFound`` — never ``Forbidden``
+— so ids do not leak whether a record exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Select, and_, false, or_, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from crm.errors import Forbidden, NotFound
+from crm.extensions import db
+from crm.models import Customer, Lead, Role, ServiceOrder, Staff, Store, Team, Vehicle
+
+R = Role
+
+# action -> roles allowed to take it (on a record already in their scope)
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "view": frozenset(Role),
+    "store.create": frozenset({R.GROUP_ADMIN}),
+    "store.edit": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
+    "team.create": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
+    "staff.create": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
+    "staff.edit": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
+    "console.organisation": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
+    "customer.view_pii": frozenset(Role),
+}
+
+STORE_WIDE_SERVICE_ROLES = frozenset({R.SERVICE_ADVISOR, R.CARE_SPECIALIST})
+
+
+def _team_member_ids(actor: Staff):
+    return select(Staff.id).where(Staff.team_id == actor.team_id)
+
+
+def _store_predicate(actor: Staff) -> ColumnElement[bool]:
+    if actor.role == R.GROUP_ADMIN:
+        return Store.group_id == actor.group_id
+    return Store.id == actor.store_id
+
+
+def _staff_predicate(actor: Staff) -> ColumnElement[bool]:
+    if actor.role == R.GROUP_ADMIN:
+        return Staff.group_id == actor.group_id
+    if actor.role == R.STORE_ADMIN:
+        return Staff.store_id == actor.store_id
+    if actor.role == R.SUPERVISOR and actor.team_id is not None:
+        return or_(Staff.id == actor.id, Staff.team_id == actor.team_id)
+    return Staff.id == actor.id
+
+
+def _team_predicate(actor: Staff) -> ColumnElement[bool]:
+    if actor.role == R.GROUP_ADMIN:
+        return Team.store_id.in_(select(Store.id).where(Store.group_id == actor.group_id))
+    if actor.role in (R.STORE_ADMIN, R.SUPERVISOR):
+        return Team.store_id == actor.store_id
+    return false()
+
+
+def _customer_predicate(actor: Staff) -> ColumnElement[bool]:
+    if actor.role == R.GROUP_ADMIN:
+        return Customer.group_id == actor.group_id
+    if actor.role == R.STORE_ADMIN or actor.role in STORE_WIDE_SERVICE_ROLES:
+        return Customer.store_id == actor.store_id
+    if actor.role == R.SUPERVISOR and actor.team_id is not None:
+        return and_(
+            Customer.store_id == actor.store_id,
+            Customer.sales_owner_id.in_(_team_member_ids(actor)),
+        )
+    if actor.role in (R.SALESPERSON, R.SUPERVISOR):
+        return Customer.sales_owner_id == actor.id
+    return false()
+
+
+def _lead_predicate(actor: Staff) -> ColumnElement[bool]:
+    pool = and_(Lead.owner_id.is_(None), Lead.store_id == actor.store_id)
+    if actor.role == R.GROUP_ADMIN:
+        return Lead.store_id.in_(select(Store.id).where(Store.group_id == actor.group_id))
+    if actor.role in (R.STORE_ADMIN, R.CARE_SPECIALIST):
+        return Lead.store_id == actor.store_id
+    if actor.role == R.SUPERVISOR and actor.team_id is not None:
+        return or_(pool, Lead.owner_id.in_(_team_member_ids(actor)))
+    if actor.role in (R.SALESPERSON, R.SUPERVISOR):
+        return or_(pool, Lead.owner_id == actor.id)
+    return false()
+
+
+def _vehicle_predicate(actor: Staff) -> ColumnElement[bool]:
+    visible_customers = select(Customer.id).where(_customer_predicate(actor))
+    return Vehicle.customer_id.in_(visible_customers)
+
+
+def _service_order_predicate(actor: Staff) -> ColumnElement[bool]:
+    visible_vehicles = select(Vehicle.id).where(_vehicle_predicate(actor))
+    return ServiceOrder.vehicle_id.in_(visible_vehicles)
+
+
+PREDICATES: dict[type, Callable[[Staff], ColumnElement[bool]]] = {
+    Store: _store_predicate,
+    Staff: _staff_predicate,
+    Team: _team_predicate,
+    Customer: _customer_predicate,
+    Lead: _lead_predicate,
+    Vehicle: _vehicle_predicate,
+    ServiceOrder: _service_order_predicate,
+}
+
+
+def visible(model: type, actor: Staff | None) -> ColumnElement[bool]:
+    """The SQL condition that selects the rows of ``model`` the actor may see."""
+    if actor is None or not actor.active:
+        return false()
+    try:
+        predicate = PREDICATES[model]
+    except KeyError as exc:
+        raise TypeError(f"{model.__name__} has no access rule; add one to crm.access") from exc
+    return predicate(actor)
+
+
+def scope(query: Select, actor: Staff | None, model: type | None = None) -> Select:
+    """Narrow ``query`` to what ``actor`` may see (``model``: default the first entity)."""
+    if model is None:
+        model = query.column_descriptions[0]["entity"]
+    return query.where(visible(model, actor))
+
+
+def allowed(actor: Staff | None, action: str) -> bool:
+    if actor is None or not actor.active:
+        return False
+    return Role(actor.role) in PERMISSIONS[action]
+
+
+def require(actor: Staff | None, action: str, obj=None):
+    """Raise unless ``actor`` may take ``action`` (on ``obj``, when given). Returns ``obj``.
+
+    Out of scope → ``NotFound``; in scope but not the actor's role → ``Forbidden``.
+    """
+    if action not in PERMISSIONS:
+        raise KeyError(f"unknown action {action!r}")
+    if obj is not None:
+        model = type(obj)
+        hit = db.session.scalar(
+            select(true()).select_from(model).where(model.id == obj.id, visible(model, actor))
+        )
+        if not hit:
+            raise NotFound()
+    if not allowed(actor, action):
+        raise Forbidden()
+    return obj
+
+
+def get_or_404(model: type, record_id: int, actor: Staff | None, action: str = "view"):
+    """Load one record through the actor's scope; missing and out-of-scope look the same."""
+    record = db.session.scalar(scope(select(model).where(model.id == record_id), actor, model))
+    if record is None:
+        raise NotFound()
+    return require(actor, action, record) if action != "view" else record

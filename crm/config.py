@@ -1,0 +1,149 @@
+"""Every setting, read from the environment in one place.
+
+Embedded mode (the default) needs nothing: SQLite under ``instance/``, no Redis, the WeChat
+sandbox, and dev keys generated under ``instance/`` on first run. Production mode
+(``CRM_ENV=production``) refuses to start without ``SECRET_KEY`` and ``PII_KEY``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+WECHAT_DEFAULT_API_BASE = "https://api.weixin.qq.com"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"  # development | production | test
+    instance_path: Path = PROJECT_ROOT / "instance"
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: str = ""
+    pii_key: str = ""
+    wechat_app_id: str = ""
+    wechat_app_secret: str = ""
+    wechat_token: str = ""
+    wechat_aes_key: str = ""
+    miniprogram_app_id: str = ""
+    miniprogram_app_secret: str = ""
+    wechat_api_base_url: str = WECHAT_DEFAULT_API_BASE
+    qweather_key: str = ""
+    qweather_api_base_url: str = "https://devapi.qweather.com"
+    timezone: str = "Asia/Shanghai"
+    login_rate_limit: str = "5 per minute"
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def debug(self) -> bool:
+        return not self.production
+
+    @property
+    def embedded(self) -> bool:
+        """SQLite and no Redis: the one-laptop mode."""
+        return self.database_url.startswith("sqlite") and not self.redis_url
+
+    @property
+    def wechat_sandbox(self) -> bool:
+        return not (self.wechat_app_id and self.wechat_app_secret)
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        """The offline WeChat stand-in and its log-ins: never in production mode."""
+        return self.wechat_sandbox and not self.production
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    def with_overrides(self, **overrides) -> Settings:
+        return replace(self, **overrides)
+
+
+def _normalise_database_url(url: str) -> str:
+    # Heroku-style and plain postgres:// URLs mean psycopg 3 here.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _dev_key(instance_path: Path, name: str, make) -> tuple[str, str | None]:
+    """Read a generated key from instance/, creating it on first run (embedded mode only)."""
+    path = instance_path / name
+    if path.exists():
+        return path.read_text().strip(), None
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = make()
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value, f"generated a development {name} under {path}; set it in the environment"
+
+
+def load_settings(environ: dict | None = None, **overrides) -> Settings:
+    """Build the settings from ``environ`` (default ``os.environ``) plus explicit overrides."""
+    env = os.environ if environ is None else environ
+    mode = env.get("CRM_ENV", "development").strip().lower() or "development"
+    if mode not in ("development", "production", "test"):
+        raise ConfigError(f"CRM_ENV must be development, production or test, not {mode!r}")
+    instance_path = Path(env.get("CRM_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+    database_url = _normalise_database_url(
+        env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'crm.sqlite3'}"
+    )
+    warnings: list[str] = []
+
+    secret_key = env.get("SECRET_KEY", "")
+    pii_key = env.get("PII_KEY", "")
+    if mode == "production":
+        missing = [n for n, v in (("SECRET_KEY", secret_key), ("PII_KEY", pii_key)) if not v]
+        if missing:
+            raise ConfigError(f"production mode needs {', '.join(missing)} in the environment")
+    else:
+        if not secret_key:
+            secret_key, warning = _dev_key(
+                instance_path, "secret_key", lambda: secrets.token_hex(32)
+            )
+            warnings.append(warning or "using the development SECRET_KEY from instance/")
+        if not pii_key:
+            pii_key, warning = _dev_key(
+                instance_path, "pii_key", lambda: base64.b64encode(os.urandom(32)).decode()
+            )
+            warnings.append(warning or "using the development PII_KEY from instance/")
+
+    settings = Settings(
+        env=mode,
+        instance_path=instance_path,
+        database_url=database_url,
+        redis_url=env.get("REDIS_URL", ""),
+        secret_key=secret_key,
+        pii_key=pii_key,
+        wechat_app_id=env.get("WECHAT_APP_ID", ""),
+        wechat_app_secret=env.get("WECHAT_APP_SECRET", ""),
+        wechat_token=env.get("WECHAT_TOKEN", ""),
+        wechat_aes_key=env.get("WECHAT_AES_KEY", ""),
+        miniprogram_app_id=env.get("MINIPROGRAM_APP_ID", ""),
+        miniprogram_app_secret=env.get("MINIPROGRAM_APP_SECRET", ""),
+        wechat_api_base_url=(env.get("WECHAT_API_BASE_URL") or WECHAT_DEFAULT_API_BASE).rstrip("/"),
+        qweather_key=env.get("QWEATHER_KEY", ""),
+        qweather_api_base_url=(
+            env.get("QWEATHER_API_BASE_URL") or "https://devapi.qweather.com"
+        ).rstrip("/"),
+        login_rate_limit=env.get("LOGIN_RATE_LIMIT", "5 per minute"),
+        warnings=tuple(warnings),
+    )
+    return settings.with_overrides(**overrides) if overrides else settings

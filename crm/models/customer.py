@@ -1,0 +1,59 @@
+"""Customers and their consent records (PRODUCT "Records"; PIPL consent with purpose)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm import clock
+from crm.extensions import db
+from crm.models.types import EncryptedText, UTCDateTime
+
+
+class Customer(db.Model):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    sales_owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    advisor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    # Personal data: encrypted, looked up through keyed blind indexes only.
+    name: Mapped[str] = mapped_column(EncryptedText)
+    phone: Mapped[str] = mapped_column(EncryptedText)
+    phone_index: Mapped[str] = mapped_column(String(64), unique=True)
+    id_number: Mapped[str | None] = mapped_column(EncryptedText)
+    id_number_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    address: Mapped[str | None] = mapped_column(EncryptedText)
+    gender: Mapped[str] = mapped_column(String(1), default="")  # "M" / "F" / ""
+    birthday: Mapped[date | None] = mapped_column(Date)
+    occupation: Mapped[str] = mapped_column(String(50), default="")
+    city: Mapped[str] = mapped_column(String(50), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    store = relationship("Store")
+    sales_owner = relationship("Staff", foreign_keys=[sales_owner_id])
+    advisor = relationship("Staff", foreign_keys=[advisor_id])
+    vehicles = relationship("Vehicle", back_populates="customer", order_by="Vehicle.id")
+    consents: Mapped[list[Consent]] = relationship(
+        back_populates="customer", order_by="Consent.recorded_at"
+    )
+
+
+class Consent(db.Model):
+    """One consent decision: what for, when, through which channel, and who recorded it."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(50))  # e.g. "service_reminders", "marketing"
+    channel: Mapped[str] = mapped_column(String(20))  # wechat / paper / phone / showroom
+    granted: Mapped[bool] = mapped_column(Boolean, default=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+    customer: Mapped[Customer] = relationship(back_populates="consents")

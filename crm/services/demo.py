@@ -1,0 +1,371 @@
+"""Demo data: a group with two stores, staff of every role, customers with vehicles and
+service history, and leads in every class. Deterministic (seeded), so demos are repeatable."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from crm import vin
+from crm.models import (
+    Channel,
+    Communication,
+    Consent,
+    Customer,
+    Group,
+    Lead,
+    LeadClass,
+    LeadSource,
+    LeadStatus,
+    Role,
+    ServiceKind,
+    ServiceOrder,
+    Staff,
+    Store,
+    Team,
+    Vehicle,
+)
+from crm.services.identity import phone_index
+
+DEMO_PASSWORD = "demo12345"
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
+GIVEN = "伟芳娜秀敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂英华建国志红玉兰文辉鹏飞宇浩然"
+MODELS = ("凯美瑞", "雷凌", "RAV4荣放", "汉兰达", "卡罗拉", "亚洲龙", "威兰达", "赛那")
+COLOURS = ("珍珠白", "曜岩黑", "铂金银", "星光蓝", "烈焰红")
+OCCUPATIONS = ("教师", "医生", "工程师", "个体经营", "公务员", "销售", "财务", "设计师", "")
+STORES = (
+    ("HZ01", "杭州西湖店", "杭州", "杭州市西湖区文三路100号", "0571-88880001", "0571-88880119"),
+    ("NB01", "宁波鄞州店", "宁波", "宁波市鄞州区天童南路200号", "0574-87770001", "0574-87770119"),
+)
+# (role, how many per store)
+STORE_STAFF = (
+    (Role.STORE_ADMIN, 1),
+    (Role.SUPERVISOR, 1),
+    (Role.SALESPERSON, 4),
+    (Role.SERVICE_ADVISOR, 2),
+    (Role.CARE_SPECIALIST, 1),
+)
+
+
+class AlreadySeeded(Exception):
+    pass
+
+
+@dataclass
+class SeedResult:
+    logins: list[tuple[str, str, str, str]] = field(
+        default_factory=list
+    )  # role, store, name, phone
+    customers: int = 0
+    vehicles: int = 0
+    leads: int = 0
+    service_orders: int = 0
+
+
+def _phone(rng: random.Random, used: set[str]) -> str:
+    while True:
+        number = (
+            f"+86{rng.choice(('138', '139', '186', '135', '150', '177'))}{rng.randrange(10**8):08d}"
+        )
+        if number not in used:
+            used.add(number)
+            return number
+
+
+def _name(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+def _vin(rng: random.Random, used: set[str]) -> str:
+    alphabet = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+    while True:
+        raw = "LVG" + "".join(rng.choice(alphabet) for _ in range(14))
+        number = vin.with_check_digit(raw)
+        if number not in used:
+            used.add(number)
+            return number
+
+
+def _staff(session, rng, used_phones, group, store, team, role, now) -> Staff:
+    phone = _phone(rng, used_phones)
+    staff = Staff(
+        group_id=group.id,
+        store_id=store.id if store else None,
+        team_id=team.id if team else None,
+        name=_name(rng),
+        phone=phone,
+        phone_index=phone_index(phone),
+        role=role.value,
+        password_hash=generate_password_hash(DEMO_PASSWORD),
+        created_at=now,
+    )
+    session.add(staff)
+    return staff
+
+
+def seed(session: Session, now: datetime, customers: int = 200, seed_value: int = 4) -> SeedResult:
+    """Create the demo data set in one transaction. Refuses if any store exists."""
+    if session.scalar(select(Store.id).limit(1)) is not None:
+        raise AlreadySeeded("stores exist")
+    rng = random.Random(seed_value)
+    used_phones: set[str] = set()
+    used_vins: set[str] = set()
+    result = SeedResult()
+    today = now.date()
+
+    group = session.scalar(select(Group).order_by(Group.id)) or Group(name="浙江远航汽车集团")
+    session.add(group)
+    session.flush()
+    admin = _staff(session, rng, used_phones, group, None, None, Role.GROUP_ADMIN, now)
+    result.logins.append((admin.role_label, "集团", admin.name, admin.phone))
+
+    salespeople: dict[int, list[Staff]] = {}
+    advisors: dict[int, list[Staff]] = {}
+    stores = []
+    for code, name, city, address, phone, rescue in STORES:
+        store = Store(
+            group_id=group.id,
+            code=code,
+            name=name,
+            city=city,
+            address=address,
+            phone=phone,
+            rescue_phone=rescue,
+            created_at=now,
+        )
+        session.add(store)
+        session.flush()
+        team = Team(store_id=store.id, name="销售一组")
+        session.add(team)
+        session.flush()
+        stores.append(store)
+        shown_roles: set[Role] = set()
+        for role, count in STORE_STAFF:
+            for _ in range(count):
+                in_team = role in (Role.SUPERVISOR, Role.SALESPERSON)
+                member = _staff(
+                    session, rng, used_phones, group, store, team if in_team else None, role, now
+                )
+                if role == Role.SALESPERSON:
+                    salespeople.setdefault(store.id, []).append(member)
+                if role == Role.SERVICE_ADVISOR:
+                    advisors.setdefault(store.id, []).append(member)
+                if role not in shown_roles:
+                    shown_roles.add(role)
+                    result.logins.append((member.role_label, store.name, member.name, member.phone))
+    session.flush()
+
+    for number in range(customers):
+        store = stores[number % len(stores)]
+        _seed_customer(
+            session,
+            rng,
+            store,
+            group,
+            salespeople[store.id],
+            advisors[store.id],
+            used_phones,
+            used_vins,
+            today,
+            now,
+            result,
+        )
+
+    classes = list(LeadClass)
+    for number in range(max(40, customers // 2)):
+        store = stores[number % len(stores)]
+        _seed_lead(
+            session,
+            rng,
+            store,
+            salespeople[store.id],
+            classes[number % len(classes)],
+            used_phones,
+            now,
+            result,
+            in_pool=number % 5 == 0,
+        )
+    session.commit()
+    return result
+
+
+def _seed_customer(
+    session,
+    rng,
+    store,
+    group,
+    sellers,
+    advisors,
+    used_phones,
+    used_vins,
+    today: date,
+    now: datetime,
+    result: SeedResult,
+) -> None:
+    phone = _phone(rng, used_phones)
+    customer = Customer(
+        group_id=group.id,
+        store_id=store.id,
+        sales_owner_id=rng.choice(sellers).id,
+        advisor_id=rng.choice(advisors).id,
+        name=_name(rng),
+        phone=phone,
+        phone_index=phone_index(phone),
+        gender=rng.choice("MF"),
+        birthday=date(rng.randint(1965, 2000), rng.randint(1, 12), rng.randint(1, 28)),
+        occupation=rng.choice(OCCUPATIONS),
+        city=store.city,
+        created_at=now,
+    )
+    session.add(customer)
+    session.flush()
+    session.add(
+        Consent(
+            customer_id=customer.id,
+            purpose="service_reminders",
+            channel="showroom",
+            granted=True,
+            recorded_at=now,
+        )
+    )
+    result.customers += 1
+    for _ in range(1 if rng.random() < 0.85 else 2):
+        purchase = today - timedelta(days=rng.randint(20, 365 * 7))
+        years = (today - purchase).days / 365
+        vehicle = Vehicle(
+            customer_id=customer.id,
+            store_id=store.id,
+            vin=_vin(rng, used_vins),
+            model=rng.choice(MODELS),
+            plate=f"浙{'A' if store.city == '杭州' else 'B'}"
+            f"{rng.choice('DFGHKLMNPQ')}{rng.randrange(10000):04d}",
+            colour=rng.choice(COLOURS),
+            purchase_date=purchase,
+            first_maintenance_date=purchase + timedelta(days=180),
+            first_maintenance_km=5000,
+            mileage_km=int(years * rng.randint(8000, 20000)),
+            compulsory_insurance_expiry=_next_anniversary(purchase, today),
+            commercial_insurance_expiry=_next_anniversary(purchase, today),
+            inspection_due=_next_anniversary(purchase, today) if years > 2 else None,
+            created_at=now,
+        )
+        session.add(vehicle)
+        session.flush()
+        result.vehicles += 1
+        visit = purchase + timedelta(days=180)
+        mileage, first = 0, True
+        while visit < today:
+            mileage += rng.randint(4000, 9000)
+            kind = (
+                ServiceKind.FIRST_MAINTENANCE
+                if first
+                else rng.choice(
+                    (ServiceKind.PERIODIC_MAINTENANCE,) * 4
+                    + (ServiceKind.REPAIR, ServiceKind.WARRANTY)
+                )
+            )
+            labour = rng.randint(100, 800) * 100
+            session.add(
+                ServiceOrder(
+                    vehicle_id=vehicle.id,
+                    store_id=store.id,
+                    advisor_id=customer.advisor_id,
+                    work_order_no=f"{store.code}-{vehicle.id:05d}-{result.service_orders:05d}",
+                    kind=kind.value,
+                    opened_on=visit,
+                    mileage_km=mileage,
+                    work_items="更换机油、机滤，常规检查"
+                    if kind != ServiceKind.REPAIR
+                    else "刹车片更换",
+                    parts="机油、机油滤清器",
+                    labour_fen=labour,
+                    parts_fen=rng.randint(200, 1500) * 100,
+                )
+            )
+            result.service_orders += 1
+            first = False
+            visit += timedelta(days=rng.randint(150, 240))
+
+
+def _next_anniversary(start: date, today: date) -> date:
+    year = today.year if (start.month, start.day) >= (today.month, today.day) else today.year + 1
+    return start.replace(year=year, day=min(start.day, 28))
+
+
+def _seed_lead(
+    session, rng, store, sellers, lead_class, used_phones, now, result, in_pool: bool
+) -> None:
+    phone = _phone(rng, used_phones)
+    dormant = lead_class == LeadClass.DORMANT
+    # Dormant leads had no interaction for 6 months and wait in the pool to be woken.
+    age = rng.randint(200, 300) if dormant else rng.randint(0, 25)
+    created = now - timedelta(days=age, hours=rng.randint(0, 23))
+    owner = None if in_pool or dormant else rng.choice(sellers)
+    lead = Lead(
+        store_id=store.id,
+        owner_id=owner.id if owner else None,
+        name=_name(rng),
+        phone=phone,
+        phone_index=phone_index(phone),
+        lead_class=lead_class.value,
+        status=LeadStatus.OPEN.value,
+        source=rng.choice(list(LeadSource)).value,
+        model_of_interest=rng.choice(MODELS),
+        created_at=created,
+        claimed_at=created if owner else None,
+        last_contact_at=created + timedelta(days=20) if dormant else None,
+    )
+    session.add(lead)
+    session.flush()
+    result.leads += 1
+    if owner is None:
+        return
+    touches = {LeadClass.POTENTIAL: 1, LeadClass.INTENT: 2, LeadClass.KEY: 4, LeadClass.DORMANT: 1}
+    when = created
+    for _ in range(touches[lead_class]):
+        when = min(now, when + timedelta(hours=rng.randint(1, 72)))
+        session.add(
+            Communication(
+                lead_id=lead.id,
+                staff_id=owner.id,
+                channel=rng.choice(list(Channel)).value,
+                content="沟通购车需求与预算",
+                next_step="邀约到店试驾",
+                next_step_at=when + timedelta(days=3),
+                occurred_at=when,
+            )
+        )
+    lead.last_contact_at = when
+
+
+def existing_logins(session: Session) -> SeedResult:
+    result = SeedResult()
+    staff = session.scalars(select(Staff).where(Staff.active.is_(True)).order_by(Staff.id)).all()
+    seen_roles: set[tuple] = set()
+    for member in staff:
+        key = (member.role, member.store_id)
+        if key in seen_roles:
+            continue
+        seen_roles.add(key)
+        store = member.store.name if member.store else "集团"
+        result.logins.append((member.role_label, store, member.name, member.phone))
+    return result
+
+
+def describe(result: SeedResult) -> str:
+    lines = []
+    if result.customers:
+        lines.append(
+            f"seeded {result.customers} customers, {result.vehicles} vehicles, "
+            f"{result.service_orders} service orders, {result.leads} leads"
+        )
+    lines.append(f"demo log-ins (console password for every demo account: {DEMO_PASSWORD}):")
+    for role, store, name, phone in result.logins:
+        lines.append(f"  {role:<6} {store:<8} {name:<4} {phone}")
+    lines.append("console: http://127.0.0.1:5000/console/  sandbox: http://127.0.0.1:5000/sandbox/")
+    return "\n".join(lines)

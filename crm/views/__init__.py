@@ -1,0 +1,60 @@
+"""Blueprints, registered in one place, and the mapping of domain errors to pages."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+
+from crm import clock, phones
+from crm.errors import DomainError
+from crm.extensions import db, login_manager
+from crm.models import Staff
+
+
+def register(app: Flask) -> None:
+    from crm.views import console, main, member_h5, sandbox, staff_h5
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(console.bp)
+    app.register_blueprint(staff_h5.bp)
+    app.register_blueprint(member_h5.bp)
+    app.register_blueprint(sandbox.bp)
+
+    app.add_template_filter(phones.masked, "masked_phone")
+    app.add_template_filter(lambda fen: f"¥{fen / 100:,.2f}", "yuan")
+    app.add_template_filter(lambda t: clock.local(t).strftime("%Y-%m-%d %H:%M"), "local_time")
+
+    login_manager.login_view = "console.login"
+    login_manager.login_message = "请先登录"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_staff(staff_id: str):
+        staff = db.session.get(Staff, int(staff_id))
+        # A left staff member is logged out on their very next request.
+        return staff if staff is not None and staff.active else None
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        return _error_page(error.http_status, error.message)
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        return _error_page(404, "页面或记录不存在")
+
+    @app.errorhandler(405)
+    def method_not_allowed(_error):
+        return _error_page(405, "不支持该请求方式")
+
+    @app.errorhandler(429)
+    def too_many(_error):
+        return _error_page(429, "尝试次数过多，请稍后再试")
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(_error):
+        return _error_page(400, "页面已过期，请刷新后重试")
+
+
+def _error_page(status: int, message: str):
+    layout = "h5" if request.path.startswith(("/h5", "/m")) else "console"
+    return render_template("error.html", status=status, message=message, layout=layout), status

@@ -1,0 +1,331 @@
+"""The desktop console: log-in and the organisation (group, stores, teams, staff).
+
+Views parse the form, call one service, and render; a DomainError from the service is shown
+beside the offending field and nothing is changed.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import func, select
+
+from crm import access, clock
+from crm.errors import ValidationError
+from crm.extensions import db, limiter
+from crm.models import ROLE_LABELS, Customer, Group, Lead, LeadStatus, Role, Staff, Store, Team
+from crm.services import auth, org
+from crm.views.forms import form_values, int_arg
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+PER_PAGE = 20
+
+
+def _login_limit() -> str:
+    return current_app.extensions["crm_settings"].login_rate_limit
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], error_message="尝试次数过多，请稍后再试")
+def login():
+    values, errors = form_values(("phone",)), {}
+    if request.method == "POST":
+        try:
+            staff = auth.authenticate(db.session, values["phone"], request.form.get("password", ""))
+        except ValidationError as error:
+            errors[error.field or "password"] = error.message
+        else:
+            login_user(staff)
+            return redirect(_safe_next() or url_for("console.dashboard"))
+    status = 400 if errors else 200
+    return render_template("console/login.html", values=values, errors=errors), status
+
+
+def _safe_next() -> str | None:
+    target = request.args.get("next", "")
+    return target if target.startswith("/console/") and "//" not in target else None
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    flash("已退出登录")
+    return redirect(url_for("console.login"))
+
+
+@bp.get("/")
+@login_required
+def dashboard():
+    actor = current_user
+
+    def count(model, *where):
+        query = access.scope(select(func.count()).select_from(model).where(*where), actor, model)
+        return db.session.scalar(query) or 0
+
+    figures = {
+        "stores": count(Store, Store.active.is_(True)),
+        "staff": count(Staff, Staff.active.is_(True)),
+        "customers": count(Customer),
+        "open_leads": count(Lead, Lead.status == LeadStatus.OPEN),
+        "pool_leads": count(Lead, Lead.status == LeadStatus.OPEN, Lead.owner_id.is_(None)),
+    }
+    return render_template("console/dashboard.html", figures=figures)
+
+
+# --- group -----------------------------------------------------------------------------------
+
+
+@bp.route("/group", methods=["GET", "POST"])
+@login_required
+def group():
+    access.require(current_user, "store.create")
+    record = db.session.get(Group, current_user.group_id)
+    errors = {}
+    if request.method == "POST":
+        try:
+            org.rename_group(db.session, current_user, request.form.get("name", ""))
+        except ValidationError as error:
+            errors[error.field] = error.message
+        else:
+            flash("集团信息已保存")
+            return redirect(url_for("console.group"))
+    values = form_values(("name",)) if errors else {"name": record.name}
+    return render_template(
+        "console/group.html", values=values, errors=errors
+    ), 400 if errors else 200
+
+
+# --- stores ----------------------------------------------------------------------------------
+
+STORE_FIELDS = ("code", "name", "city", "address", "phone", "rescue_phone")
+
+
+@bp.get("/stores")
+@login_required
+def stores():
+    access.require(current_user, "console.organisation")
+    query = access.scope(select(Store).order_by(Store.code), current_user)
+    page = db.paginate(query, page=int_arg("page", 1), per_page=PER_PAGE, error_out=False)
+    return render_template("console/stores.html", page=page)
+
+
+@bp.route("/stores/new", methods=["GET", "POST"])
+@login_required
+def store_new():
+    access.require(current_user, "store.create")
+    values, errors = form_values(STORE_FIELDS), {}
+    if request.method == "POST":
+        try:
+            store = org.create_store(
+                db.session, current_user, org.StoreInput(**values), clock.now()
+            )
+        except ValidationError as error:
+            errors[error.field] = error.message
+        else:
+            flash(f"已创建分店：{store.name}")
+            return redirect(url_for("console.store_detail", store_id=store.id))
+    return _form("console/store_form.html", values, errors, store=None)
+
+
+@bp.get("/stores/<int:store_id>")
+@login_required
+def store_detail(store_id: int):
+    store = access.get_or_404(Store, store_id, current_user)
+    staff = db.session.scalars(
+        access.scope(select(Staff).where(Staff.store_id == store.id), current_user).order_by(
+            Staff.active.desc(), Staff.role, Staff.name
+        )
+    ).all()
+    return render_template("console/store_detail.html", store=store, staff=staff, errors={})
+
+
+@bp.route("/stores/<int:store_id>/edit", methods=["GET", "POST"])
+@login_required
+def store_edit(store_id: int):
+    store = access.get_or_404(Store, store_id, current_user, "store.edit")
+    errors = {}
+    if request.method == "POST":
+        values = form_values(STORE_FIELDS)
+        try:
+            org.update_store(db.session, current_user, store_id, org.StoreInput(**values))
+        except ValidationError as error:
+            errors[error.field] = error.message
+        else:
+            flash("分店信息已保存")
+            return redirect(url_for("console.store_detail", store_id=store_id))
+    else:
+        values = {name: getattr(store, name) or "" for name in STORE_FIELDS}
+    return _form("console/store_form.html", values, errors, store=store)
+
+
+@bp.post("/stores/<int:store_id>/active")
+@login_required
+def store_active(store_id: int):
+    active = request.form.get("active") == "1"
+    store = org.set_store_active(db.session, current_user, store_id, active)
+    flash(f"{store.name}已{'启用' if active else '停用'}")
+    return redirect(url_for("console.store_detail", store_id=store_id))
+
+
+@bp.post("/stores/<int:store_id>/teams")
+@login_required
+def team_new(store_id: int):
+    try:
+        team = org.create_team(db.session, current_user, store_id, request.form.get("name", ""))
+    except ValidationError as error:
+        store = access.get_or_404(Store, store_id, current_user)
+        staff = db.session.scalars(
+            access.scope(select(Staff).where(Staff.store_id == store.id), current_user)
+        ).all()
+        errors = {f"team_{error.field}": error.message}
+        page = render_template("console/store_detail.html", store=store, staff=staff, errors=errors)
+        return page, 400
+    flash(f"已创建团队：{team.name}")
+    return redirect(url_for("console.store_detail", store_id=store_id))
+
+
+# --- staff -----------------------------------------------------------------------------------
+
+STAFF_FIELDS = ("name", "phone", "role", "store_id", "team_id")
+
+
+@bp.get("/staff")
+@login_required
+def staff_list():
+    access.require(current_user, "console.organisation")
+    query = access.scope(select(Staff), current_user)
+    store_id = int_arg("store")
+    role = request.args.get("role", "")
+    status = request.args.get("status", "active")
+    if store_id:
+        query = query.where(Staff.store_id == store_id)
+    if role in Role.__members__.values():
+        query = query.where(Staff.role == role)
+    if status in ("active", "left"):
+        query = query.where(Staff.active.is_(status == "active"))
+    query = query.order_by(Staff.store_id, Staff.role, Staff.name)
+    page = db.paginate(query, page=int_arg("page", 1), per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "console/staff_list.html",
+        page=page,
+        stores=_stores_in_scope(),
+        filters={"store": store_id, "role": role, "status": status},
+        roles=ROLE_LABELS,
+    )
+
+
+@bp.route("/staff/new", methods=["GET", "POST"])
+@login_required
+def staff_new():
+    access.require(current_user, "staff.create")
+    values, errors = form_values(STAFF_FIELDS), {}
+    if request.method == "GET" and not values["store_id"] and current_user.store_id:
+        values["store_id"] = str(current_user.store_id)
+    if request.method == "POST":
+        data = org.StaffInput(**values, password=request.form.get("password") or None)
+        try:
+            staff = org.create_staff(db.session, current_user, data, clock.now())
+        except ValidationError as error:
+            errors[error.field] = error.message
+        else:
+            flash(f"已添加员工：{staff.name}")
+            return redirect(url_for("console.staff_detail", staff_id=staff.id))
+    return _staff_form(values, errors, staff=None)
+
+
+@bp.route("/staff/<int:staff_id>", methods=["GET", "POST"])
+@login_required
+def staff_detail(staff_id: int):
+    staff = access.get_or_404(Staff, staff_id, current_user)
+    errors = {}
+    if request.method == "POST":
+        values = form_values(STAFF_FIELDS)
+        data = org.StaffInput(**values, password=request.form.get("password") or None)
+        try:
+            org.update_staff(db.session, current_user, staff_id, data)
+        except ValidationError as error:
+            errors[error.field] = error.message
+        else:
+            flash("员工信息已保存")
+            return redirect(url_for("console.staff_detail", staff_id=staff_id))
+    else:
+        values = {
+            "name": staff.name,
+            "phone": staff.phone,
+            "role": staff.role,
+            "store_id": str(staff.store_id or ""),
+            "team_id": str(staff.team_id or ""),
+        }
+    return _staff_form(values, errors, staff=staff)
+
+
+@bp.post("/staff/<int:staff_id>/leave")
+@login_required
+def staff_leave(staff_id: int):
+    staff = org.set_staff_left(db.session, current_user, staff_id, clock.now())
+    flash(f"{staff.name}已设为离职，其登录立即失效")
+    return redirect(url_for("console.staff_detail", staff_id=staff_id))
+
+
+@bp.post("/staff/<int:staff_id>/reinstate")
+@login_required
+def staff_reinstate(staff_id: int):
+    staff = org.reinstate_staff(db.session, current_user, staff_id)
+    flash(f"{staff.name}已恢复在职")
+    return redirect(url_for("console.staff_detail", staff_id=staff_id))
+
+
+# --- customers (read-only here; deals and service records add to them) --------------------
+
+
+@bp.get("/customers")
+@login_required
+def customers():
+    query = access.scope(select(Customer), current_user).order_by(Customer.id.desc())
+    store_id = int_arg("store")
+    if store_id:
+        query = query.where(Customer.store_id == store_id)
+    page = db.paginate(query, page=int_arg("page", 1), per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "console/customers.html", page=page, stores=_stores_in_scope(), store_id=store_id
+    )
+
+
+@bp.get("/customers/<int:customer_id>")
+@login_required
+def customer_detail(customer_id: int):
+    customer = access.get_or_404(Customer, customer_id, current_user)
+    return render_template("console/customer_detail.html", customer=customer)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _stores_in_scope() -> list[Store]:
+    return db.session.scalars(access.scope(select(Store).order_by(Store.code), current_user)).all()
+
+
+def _form(template: str, values: dict, errors: dict, **context):
+    page = render_template(template, values=values, errors=errors, **context)
+    return page, 400 if errors else 200
+
+
+def _staff_form(values: dict, errors: dict, staff: Staff | None):
+    stores = _stores_in_scope()
+    teams = db.session.scalars(
+        access.scope(select(Team).order_by(Team.store_id, Team.name), current_user)
+    ).all()
+    roles = {
+        role: label
+        for role, label in ROLE_LABELS.items()
+        if role != Role.GROUP_ADMIN or current_user.role == Role.GROUP_ADMIN
+    }
+    return _form(
+        "console/staff_form.html",
+        values,
+        errors,
+        staff=staff,
+        roles=roles,
+        store_options=[(store.id, store.name) for store in stores],
+        team_options=[(team.id, f"{team.store.name} · {team.name}") for team in teams],
+    )

@@ -1,0 +1,23 @@
+"""The periodic jobs, one declarative list (ARCHITECTURE "Models to follow": Redash
+``tasks/schedule.py``). Each entry calls one service function with (session, now)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from crm.services import pool
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    id: str
+    run: Callable  # (session, now) -> result
+    trigger: str  # APScheduler trigger name
+    trigger_args: dict
+
+
+SCHEDULE: tuple[PeriodicJob, ...] = (
+    # Leads untouched for 30 days return to the pool; hourly keeps the pool honest.
+    PeriodicJob("return_stale_leads", pool.return_stale_leads, "cron", {"minute": 5}),
+)
