@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
 from crm import clock, phones
@@ -23,6 +23,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(phones.masked, "masked_phone")
     app.add_template_filter(lambda fen: f"¥{fen / 100:,.2f}", "yuan")
     app.add_template_filter(lambda t: clock.local(t).strftime("%Y-%m-%d %H:%M"), "local_time")
+
+    app.add_template_global(_page_url, "page_url")
 
     login_manager.login_view = "console.login"
     login_manager.login_message = "请先登录"
@@ -53,6 +55,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_failed(_error):
         return _error_page(400, "页面已过期，请刷新后重试")
+
+
+def _page_url(number: int) -> str:
+    """This page's URL with ``page=number``, other query arguments kept."""
+    args = {**request.args.to_dict(), "page": number}
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
 def _error_page(status: int, message: str):

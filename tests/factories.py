@@ -1,0 +1,150 @@
+"""factory_boy factories for test data; they persist through the test's session."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+from werkzeug.security import generate_password_hash
+
+from crm import clock, vin
+from crm.extensions import db
+from crm.models import (
+    Customer,
+    Group,
+    Lead,
+    LeadClass,
+    LeadSource,
+    LeadStatus,
+    Role,
+    ServiceKind,
+    ServiceOrder,
+    Staff,
+    Store,
+    Team,
+    Vehicle,
+)
+from crm.services.identity import phone_index
+
+PASSWORD = "correct-horse-42"
+PASSWORD_HASH = generate_password_hash(PASSWORD)  # hashing is slow on purpose: do it once
+_phones = itertools.count(13800000000)
+_vins = itertools.count(1)
+
+
+def next_phone() -> str:
+    return f"+86{next(_phones)}"
+
+
+def next_vin() -> str:
+    return vin.with_check_digit(f"LVGTEST00{next(_vins):08d}")
+
+
+def _current_session():
+    return db.session
+
+
+class Base(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = _current_session
+        sqlalchemy_session_persistence = "commit"
+
+
+class GroupFactory(Base):
+    class Meta:
+        model = Group
+
+    name = "测试汽车集团"
+    created_at = factory.LazyFunction(clock.now)
+
+
+class StoreFactory(Base):
+    class Meta:
+        model = Store
+
+    group = factory.SubFactory(GroupFactory)
+    code = factory.Sequence(lambda n: f"S{n:03d}")
+    name = factory.Sequence(lambda n: f"测试{n}号店")
+    city = "杭州"
+    created_at = factory.LazyFunction(clock.now)
+
+
+class TeamFactory(Base):
+    class Meta:
+        model = Team
+
+    store = factory.SubFactory(StoreFactory)
+    name = factory.Sequence(lambda n: f"销售{n}组")
+
+
+class StaffFactory(Base):
+    class Meta:
+        model = Staff
+
+    store = factory.SubFactory(StoreFactory)
+    group_id = factory.SelfAttribute("store.group_id")
+    name = factory.Sequence(lambda n: f"员工{n}")
+    phone = factory.LazyFunction(next_phone)
+    phone_index = factory.LazyAttribute(lambda o: phone_index(o.phone))
+    role = Role.SALESPERSON.value
+    password_hash = PASSWORD_HASH
+    active = True
+    created_at = factory.LazyFunction(clock.now)
+
+
+class CustomerFactory(Base):
+    class Meta:
+        model = Customer
+
+    store = factory.SubFactory(StoreFactory)
+    group_id = factory.SelfAttribute("store.group_id")
+    name = factory.Sequence(lambda n: f"客户{n}")
+    phone = factory.LazyFunction(next_phone)
+    phone_index = factory.LazyAttribute(lambda o: phone_index(o.phone))
+    birthday = date(1988, 5, 20)
+    created_at = factory.LazyFunction(clock.now)
+
+
+class VehicleFactory(Base):
+    class Meta:
+        model = Vehicle
+
+    customer = factory.SubFactory(CustomerFactory)
+    store_id = factory.SelfAttribute("customer.store_id")
+    vin = factory.LazyFunction(next_vin)
+    model = "凯美瑞"
+    plate = factory.Sequence(lambda n: f"浙A{n:05d}")
+    purchase_date = date(2024, 3, 1)
+    created_at = factory.LazyFunction(clock.now)
+
+
+class ServiceOrderFactory(Base):
+    class Meta:
+        model = ServiceOrder
+
+    vehicle = factory.SubFactory(VehicleFactory)
+    store_id = factory.SelfAttribute("vehicle.store_id")
+    work_order_no = factory.Sequence(lambda n: f"WO{n:06d}")
+    kind = ServiceKind.PERIODIC_MAINTENANCE.value
+    opened_on = date(2025, 3, 1)
+    mileage_km = 10000
+    labour_fen = 30000
+    parts_fen = 45000
+
+
+class LeadFactory(Base):
+    class Meta:
+        model = Lead
+
+    store = factory.SubFactory(StoreFactory)
+    owner = None
+    name = factory.Sequence(lambda n: f"线索{n}")
+    phone = factory.LazyFunction(next_phone)
+    phone_index = factory.LazyAttribute(lambda o: phone_index(o.phone))
+    lead_class = LeadClass.POTENTIAL.value
+    status = LeadStatus.OPEN.value
+    source = LeadSource.SHOWROOM.value
+    created_at = factory.LazyFunction(clock.now)
