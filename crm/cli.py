@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 from crm import clock
 from crm.errors import ValidationError
@@ -20,7 +21,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(jobs)
 
 
-@click.group("crm", help="Set-up and data commands.")
+# AppGroup and with_appcontext: ``flask`` itself pushes an app context, but other callers
+# (app.test_cli_runner(), scripts invoking app.cli) do not.
+@click.group("crm", cls=AppGroup, help="Set-up and data commands.")
 def crm_group():
     pass
 
@@ -65,6 +68,7 @@ def create_staff(name, phone, role, store_code, password_stdin):
 
 
 @click.command("doctor")
+@with_appcontext
 def doctor():
     """Check configuration, database, migrations, Redis and WeChat; exit non-zero on failure."""
     from crm.services import health

@@ -53,13 +53,12 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
-    application = create_app(
-        app_config(tmp_path_factory.mktemp("app"), DATABASE_URL=database_url)
-    )
+    application = create_app(app_config(tmp_path_factory.mktemp("app"), DATABASE_URL=database_url))
     with application.app_context():
         upgrade()
+    yield application
+    with application.app_context():
         db.engine.dispose()
-    return application
 
 
 def _scope_key() -> int:

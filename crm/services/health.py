@@ -100,7 +100,9 @@ def check_wechat(settings: Settings) -> Check:
     if settings.wechat_sandbox:
         if settings.production:
             return Check("wechat", False, "no credentials in production")
-        return Check("wechat", True, "sandbox (no credentials set): WeChat calls are answered locally")
+        return Check(
+            "wechat", True, "sandbox (no credentials set): WeChat calls are answered locally"
+        )
     try:
         official_account_client(settings).fetch_access_token()
     except WeChatClientException as exc:
