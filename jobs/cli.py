@@ -7,6 +7,7 @@ import logging
 import click
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import current_app
+from flask.cli import AppGroup
 
 from crm import clock
 from crm.extensions import db
@@ -15,7 +16,7 @@ from jobs.schedule import SCHEDULE, PeriodicJob
 log = logging.getLogger("jobs")
 
 
-@click.group("jobs", help="The scheduler process and its jobs.")
+@click.group("jobs", cls=AppGroup, help="The scheduler process and its jobs.")
 def jobs():
     pass
 
@@ -40,11 +41,12 @@ def run_job(app, job: PeriodicJob):
 def run(once: bool):
     """The long-running scheduler (APScheduler). Never started inside web workers."""
     app = current_app._get_current_object()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if once:
         for job in SCHEDULE:
             click.echo(f"{job.id}: {run_job(app, job)}")
         return
+    # The long-running process logs to its own stderr (systemd's journal in production).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     scheduler = BlockingScheduler(timezone=str(clock.BUSINESS_TZ))
     for job in SCHEDULE:
         scheduler.add_job(

@@ -64,9 +64,16 @@ def test_create_staff_puts_a_store_role_into_the_named_store(cli, session, froze
     store = f.StoreFactory(code="HZ09", name="杭州九堡店")
 
     result = create_staff(
-        cli, "--name", "钱顾问", "--phone", "13900002222", "--role", "salesperson",
-        "--store", "HZ09",
-    )  # fmt: skip
+        cli,
+        "--name",
+        "钱顾问",
+        "--phone",
+        "13900002222",
+        "--role",
+        "salesperson",
+        "--store",
+        "HZ09",
+    )
 
     assert result.exit_code == 0, result.output
     assert "钱顾问 (销售顾问)" in result.output
@@ -74,9 +81,7 @@ def test_create_staff_puts_a_store_role_into_the_named_store(cli, session, froze
     assert (staff.store_id, staff.group_id) == (store.id, store.group_id)
 
 
-def test_create_staff_refuses_a_phone_already_in_use_and_creates_nothing(
-    cli, session, frozen_now
-):
+def test_create_staff_refuses_a_phone_already_in_use_and_creates_nothing(cli, session, frozen_now):
     holder = f.StaffFactory(name="老员工", phone="+8613900003333", role=Role.GROUP_ADMIN.value)
     before = counts(session)
 
@@ -94,9 +99,16 @@ def test_create_staff_refuses_an_unknown_store_code_and_creates_nothing(cli, ses
     before = counts(session)
 
     result = create_staff(
-        cli, "--name", "孙顾问", "--phone", "13900004444", "--role", "salesperson",
-        "--store", "NOPE",
-    )  # fmt: skip
+        cli,
+        "--name",
+        "孙顾问",
+        "--phone",
+        "13900004444",
+        "--role",
+        "salesperson",
+        "--store",
+        "NOPE",
+    )
 
     assert result.exit_code == 2
     assert "错误 [store]: 分店 NOPE 不存在" in result.stderr

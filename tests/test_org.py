@@ -77,6 +77,9 @@ def test_store_admin_adds_a_salesperson_to_a_team_of_their_store(org, session):
         ({"role": "group_admin"}, "role", "只有总管理员"),
         ({"store_id": "999999"}, "store_id", "不在您的管理范围内"),
         ({"store_id": None}, "store_id", "请选择分店"),
+        ({"store_id": "abc"}, "store_id", "不在您的管理范围内"),
+        ({"store_id": "99999999999999999999999"}, "store_id", "不在您的管理范围内"),
+        ({"team_id": "x"}, "team_id", "不属于该分店"),
         ({"password": "short"}, "password", "至少8位"),
     ],
 )

@@ -119,12 +119,22 @@ def create_team(session: Session, actor: Staff, store_id: int, name: str) -> Tea
     return team
 
 
+MAX_ID = 2**31 - 1
+
+
+def _record_id(value) -> int | None:
+    """A form's record id as an int; anything that is not one (text, huge) is None."""
+    text = str(value).strip()
+    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
+
+
 def _store_in_scope(session: Session, actor: Staff, store_id, field: str) -> Store:
     """A store the actor manages; anything else reads as 'no such store' on ``field``."""
     if store_id in (None, ""):
         raise ValidationError("请选择分店", field)
-    store = session.scalar(
-        access.scope(select(Store).where(Store.id == int(store_id)), actor, Store)
+    store_id = _record_id(store_id)
+    store = store_id and session.scalar(
+        access.scope(select(Store).where(Store.id == store_id), actor, Store)
     )
     if store is None:
         raise ValidationError("所选分店不存在或不在您的管理范围内", field)
@@ -151,7 +161,8 @@ def _clean_staff(session: Session, actor: Staff, data: StaffInput, editing: Staf
     else:
         store_id = _store_in_scope(session, actor, data.store_id, "store_id").id
         if data.team_id not in (None, ""):
-            team = session.get(Team, int(data.team_id))
+            team_id = _record_id(data.team_id)
+            team = team_id and session.get(Team, team_id)
             if team is None or team.store_id != store_id:
                 raise ValidationError("所选团队不属于该分店", "team_id")
             team_id = team.id
