@@ -3,12 +3,13 @@ sandbox log-in (embedded mode only)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, session, url_for
 
 from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import Customer
 from crm.services.identity import find_customer_by_phone
+from crm.views.sandbox import phone_login
 
 bp = Blueprint("member_h5", __name__, url_prefix="/m")
 SESSION_KEY = "customer_id"
@@ -27,25 +28,29 @@ def home():
     return render_template("member/home.html", customer=customer)
 
 
+def _member(db_session, phone):
+    customer = find_customer_by_phone(db_session, phone)
+    if customer is None:
+        raise ValidationError("没有找到该手机号的会员", "phone")
+    return customer
+
+
+def _enter(customer):
+    session.clear()
+    session[SESSION_KEY] = customer.id
+    return redirect(url_for("member_h5.home"))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Sandbox stand-in for WeChat OAuth: the phone picks the customer."""
-    sandbox = current_app.extensions["crm_settings"].sandbox_enabled
-    errors = {}
-    phone = (request.form.get("phone") or "").strip()
-    if request.method == "POST" and sandbox:
-        try:
-            customer = find_customer_by_phone(db.session, phone)
-            if customer is None:
-                raise ValidationError("没有找到该手机号的会员", "phone")
-        except ValidationError as error:
-            errors[error.field] = error.message
-        else:
-            session.clear()
-            session[SESSION_KEY] = customer.id
-            return redirect(url_for("member_h5.home"))
-    status = 400 if errors else 200
-    return render_template("member/login.html", sandbox=sandbox, phone=phone, errors=errors), status
+    return phone_login(
+        _member,
+        _enter,
+        heading="会员中心",
+        placeholder="购车时登记的手机号",
+        button="进入会员中心",
+        menu_entry="会员中心",
+    )
 
 
 @bp.post("/logout")

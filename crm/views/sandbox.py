@@ -1,13 +1,15 @@
 """The WeChat sandbox (embedded mode only): stands in for WeChat when no credentials are set.
 
-It lists who can enter the staff H5 and member pages as if from WeChat.
+Its page lists who can enter the staff H5 and member pages; ``phone_login`` is the stand-in
+for WeChat OAuth on those pages: the typed phone picks the person.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy import select
 
+from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import Customer, Staff
 
@@ -15,9 +17,13 @@ bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 SHOWN = 12
 
 
+def _enabled() -> bool:
+    return current_app.extensions["crm_settings"].sandbox_enabled
+
+
 @bp.before_request
 def only_in_sandbox():
-    if not current_app.extensions["crm_settings"].sandbox_enabled:
+    if not _enabled():
         abort(404)
 
 
@@ -28,3 +34,23 @@ def inbox():
     ).all()
     customers = db.session.scalars(select(Customer).order_by(Customer.id).limit(SHOWN)).all()
     return render_template("sandbox/inbox.html", staff=staff, customers=customers)
+
+
+def phone_login(find_person, enter, **wording):
+    """Render the H5 log-in; on POST in the sandbox, ``find_person(session, phone)`` picks the
+    person (or raises ValidationError) and ``enter(person)`` answers. Outside the sandbox the
+    page points to the Official Account menu instead."""
+    enabled = _enabled()
+    errors: dict[str, str] = {}
+    phone = (request.form.get("phone") or "").strip()
+    if request.method == "POST" and enabled:
+        try:
+            person = find_person(db.session, phone)
+        except ValidationError as error:
+            errors[error.field or "phone"] = error.message
+        else:
+            return enter(person)
+    page = render_template(
+        "h5/sandbox_login.html", sandbox=enabled, phone=phone, errors=errors, **wording
+    )
+    return page, 400 if errors else 200

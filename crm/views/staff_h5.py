@@ -3,15 +3,15 @@ sandbox log-in (embedded mode only)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_user
-from sqlalchemy import func, select
 
-from crm import access
 from crm.errors import ValidationError
 from crm.extensions import db
-from crm.models import LEAD_CLASS_LABELS, Lead, LeadStatus
+from crm.models import LEAD_CLASS_LABELS
+from crm.services import workbench
 from crm.services.identity import find_staff_by_phone
+from crm.views.sandbox import phone_login
 
 bp = Blueprint("staff_h5", __name__, url_prefix="/h5")
 
@@ -20,52 +20,29 @@ bp = Blueprint("staff_h5", __name__, url_prefix="/h5")
 def home():
     if not current_user.is_authenticated:
         return redirect(url_for("staff_h5.login"))
-    mine = access.scope(select(Lead), current_user).where(
-        Lead.owner_id == current_user.id, Lead.status == LeadStatus.OPEN
-    )
-    by_class = dict(
-        db.session.execute(
-            access.scope(
-                select(Lead.lead_class, func.count()).where(
-                    Lead.owner_id == current_user.id, Lead.status == LeadStatus.OPEN
-                ),
-                current_user,
-                Lead,
-            ).group_by(Lead.lead_class)
-        ).all()
-    )
-    pool = db.session.scalar(
-        access.scope(
-            select(func.count())
-            .select_from(Lead)
-            .where(Lead.owner_id.is_(None), Lead.status == LeadStatus.OPEN),
-            current_user,
-            Lead,
-        )
-    )
-    leads = db.session.scalars(
-        mine.order_by(Lead.last_contact_at.asc().nulls_first()).limit(20)
-    ).all()
-    return render_template(
-        "h5/home.html", by_class=by_class, labels=LEAD_CLASS_LABELS, pool=pool, leads=leads
-    )
+    bench = workbench.summary(db.session, current_user)
+    return render_template("h5/home.html", bench=bench, labels=LEAD_CLASS_LABELS)
+
+
+def _active_staff(session, phone):
+    staff = find_staff_by_phone(session, phone)
+    if staff is None or not staff.active:
+        raise ValidationError("该手机号不是在职员工", "phone")
+    return staff
+
+
+def _enter(staff):
+    login_user(staff)
+    return redirect(url_for("staff_h5.home"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Sandbox stand-in for WeChat OAuth: the phone picks the staff member."""
-    sandbox = current_app.extensions["crm_settings"].sandbox_enabled
-    errors = {}
-    phone = (request.form.get("phone") or "").strip()
-    if request.method == "POST" and sandbox:
-        try:
-            staff = find_staff_by_phone(db.session, phone)
-            if staff is None or not staff.active:
-                raise ValidationError("该手机号不是在职员工", "phone")
-        except ValidationError as error:
-            errors[error.field] = error.message
-        else:
-            login_user(staff)
-            return redirect(url_for("staff_h5.home"))
-    status = 400 if errors else 200
-    return render_template("h5/login.html", sandbox=sandbox, phone=phone, errors=errors), status
+    return phone_login(
+        _active_staff,
+        _enter,
+        heading="员工工作台",
+        placeholder="员工登记的手机号",
+        button="进入工作台",
+        menu_entry="员工工作台",
+    )
