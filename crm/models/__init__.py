@@ -14,8 +14,22 @@ from crm.models.sales import (
 )
 from crm.models.service import ServiceKind, ServiceOrder
 from crm.models.vehicle import Vehicle
+from crm.models.wechat import (
+    AutoReply,
+    BindingInvitation,
+    CallbackReceipt,
+    SandboxMessage,
+    WeChatApp,
+    WeChatIdentity,
+)
 
 __all__ = [
+    "AutoReply",
+    "BindingInvitation",
+    "CallbackReceipt",
+    "SandboxMessage",
+    "WeChatApp",
+    "WeChatIdentity",
     "LEAD_CLASS_LABELS",
     "LEAD_SOURCE_LABELS",
     "ROLE_LABELS",
