@@ -14,7 +14,7 @@ from flask.globals import app_ctx
 from flask_migrate import upgrade
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from crm import create_app
+from crm import coordination, create_app
 from crm.extensions import db, limiter
 from tests.fakes.wechat import FakeWeChatServer
 from tests.support import servers
@@ -116,8 +116,18 @@ def fake_wechat_server():
 
 @pytest.fixture
 def fake_wechat(fake_wechat_server):
+    """The fake WeChat, reset, with no access token shared from an earlier test."""
     fake_wechat_server.fake.reset()
+    forget_shared_wechat_tokens()
     return fake_wechat_server
+
+
+def forget_shared_wechat_tokens() -> None:
+    coordination.wechat_storage("")._data.clear()
+    if servers.REDIS_URL:
+        client = coordination.redis_client(servers.REDIS_URL)
+        for key in client.scan_iter(f"{coordination.KEY_PREFIX}:wechat:*"):
+            client.delete(key)
 
 
 @pytest.fixture

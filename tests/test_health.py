@@ -124,7 +124,7 @@ def test_readyz_obtains_a_wechat_token_with_the_right_secret(make_app, database_
     assert response.status_code == 200, response.get_json()
     wechat = response.get_json()["checks"]["wechat"]
     assert wechat == {"ok": True, "detail": f"access token obtained from {fake_wechat.base_url}"}
-    assert ("GET", "/cgi-bin/token") in fake_wechat.fake.requests
+    assert ("POST", "/cgi-bin/stable_token") in fake_wechat.fake.requests
     assert len(fake_wechat.fake.issued_tokens) == 1
 
 
