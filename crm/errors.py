@@ -10,6 +10,7 @@ class DomainError(Exception):
     """A rule said no. ``field`` names the offending input when there is one."""
 
     http_status = 400
+    code = "error"  # stable machine-readable name for JSON error bodies
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
@@ -20,11 +21,14 @@ class DomainError(Exception):
 class ValidationError(DomainError):
     """Input that cannot be accepted; nothing was changed."""
 
+    code = "invalid"
+
 
 class NotFound(DomainError):
     """No such record, or one outside the actor's scope (the two are indistinguishable)."""
 
     http_status = 404
+    code = "not_found"
 
     def __init__(self, message: str = "记录不存在", field: str | None = None):
         super().__init__(message, field)
@@ -34,6 +38,7 @@ class Forbidden(DomainError):
     """The record is visible to the actor but the action is not theirs to take."""
 
     http_status = 403
+    code = "forbidden"
 
     def __init__(self, message: str = "没有权限执行此操作", field: str | None = None):
         super().__init__(message, field)
@@ -43,3 +48,4 @@ class Conflict(DomainError):
     """The request collides with the current state (duplicate, already claimed...)."""
 
     http_status = 409
+    code = "conflict"

@@ -126,3 +126,12 @@ def test_wrong_secret_is_reported_with_wechats_errcode(tmp_path, fake_wechat):
     with pytest.raises(WeChatClientException) as caught:
         _client(app).user.get(OPENID)
     assert caught.value.errcode == 40125
+
+
+def test_api_groups_with_their_own_wechat_address_are_sent_to_the_configured_base(
+    wechat_apps, fake_wechat
+):
+    fake_wechat.fake.add_js_code("js-1", openid="o-mini-1", unionid="u-1")
+    answer = _client(wechat_apps[0]).wxa.code_to_session("js-1")
+    assert answer["openid"] == "o-mini-1"
+    assert ("GET", "/sns/jscode2session") in fake_wechat.fake.requests

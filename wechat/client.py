@@ -21,7 +21,7 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from crm import coordination
-from crm.config import Settings
+from crm.config import WECHAT_DEFAULT_API_BASE, Settings
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,16 @@ class SharedTokenClient(WeChatClient):
 
     # --- every call -------------------------------------------------------------------------
 
+    def _rebase(self, url: str) -> str:
+        """Some wechatpy API groups (wxa, template...) carry WeChat's own address: rebase it."""
+        if url.startswith(WECHAT_DEFAULT_API_BASE):
+            return self._api_base + url[len(WECHAT_DEFAULT_API_BASE) :]
+        return url
+
     def _request(self, method, url_or_endpoint, **kwargs):
+        url_or_endpoint = self._rebase(url_or_endpoint)
+        if "api_base_url" in kwargs:
+            kwargs["api_base_url"] = self._rebase(kwargs["api_base_url"])
         params = dict(kwargs.pop("params", None) or {})
         used = params.setdefault("access_token", self.access_token)
         try:

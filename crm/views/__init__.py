@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request, url_for
+from flask import Flask, jsonify, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
 from crm import clock, phones
@@ -12,13 +12,14 @@ from crm.models import Staff
 
 
 def register(app: Flask) -> None:
-    from crm.views import console, main, member_h5, sandbox, staff_h5
+    from crm.views import api, console, main, member_h5, sandbox, staff_h5
 
     app.register_blueprint(main.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(staff_h5.bp)
     app.register_blueprint(member_h5.bp)
     app.register_blueprint(sandbox.bp)
+    app.register_blueprint(api.bp)
 
     app.add_template_filter(phones.masked, "masked_phone")
     app.add_template_filter(lambda fen: f"¥{fen / 100:,.2f}", "yuan")
@@ -64,5 +65,10 @@ def _page_url(number: int) -> str:
 
 
 def _error_page(status: int, message: str):
+    if request.path.startswith("/api/"):
+        code = {404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}.get(
+            status, "error"
+        )
+        return jsonify(error={"code": code, "message": message, "field": None}), status
     layout = "h5" if request.path.startswith(("/h5", "/m")) else "console"
     return render_template("error.html", status=status, message=message, layout=layout), status
