@@ -3,12 +3,13 @@ sandbox log-in (embedded mode only)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, session, url_for
 
 from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import Customer
 from crm.services.identity import find_customer_by_phone
+from crm.views import wechat_oauth
 from crm.views.sandbox import phone_login
 
 bp = Blueprint("member_h5", __name__, url_prefix="/m")
@@ -35,14 +36,24 @@ def _member(db_session, phone):
     return customer
 
 
-def _enter(customer):
-    session.clear()
-    session[SESSION_KEY] = customer.id
+def _enter(person):
+    if not isinstance(person, Customer):
+        return render_template(
+            "h5/message.html", heading="会员中心", text="该微信绑定的是员工身份，请进入员工工作台"
+        ), 403
+    session[SESSION_KEY] = person.id
     return redirect(url_for("member_h5.home"))
+
+
+@bp.get("/oauth")
+def oauth_return():
+    return wechat_oauth.finish("member_h5.oauth_return", "member_h5.home", _enter, "会员中心")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    if not current_app.extensions["crm_settings"].wechat_sandbox:
+        return wechat_oauth.start("member_h5.oauth_return")
     return phone_login(
         _member,
         _enter,

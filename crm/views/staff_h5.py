@@ -3,14 +3,15 @@ sandbox log-in (embedded mode only)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, url_for
 from flask_login import current_user, login_user
 
 from crm.errors import ValidationError
 from crm.extensions import db
-from crm.models import LEAD_CLASS_LABELS
+from crm.models import LEAD_CLASS_LABELS, Staff
 from crm.services import workbench
 from crm.services.identity import find_staff_by_phone
+from crm.views import wechat_oauth
 from crm.views.sandbox import phone_login
 
 bp = Blueprint("staff_h5", __name__, url_prefix="/h5")
@@ -31,13 +32,24 @@ def _active_staff(session, phone):
     return staff
 
 
-def _enter(staff):
-    login_user(staff)
+def _enter(person):
+    if not isinstance(person, Staff):
+        return render_template(
+            "h5/message.html", heading="员工工作台", text="该微信绑定的是会员身份，请进入会员中心"
+        ), 403
+    login_user(person)
     return redirect(url_for("staff_h5.home"))
+
+
+@bp.get("/oauth")
+def oauth_return():
+    return wechat_oauth.finish("staff_h5.oauth_return", "staff_h5.home", _enter, "员工工作台")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    if not current_app.extensions["crm_settings"].wechat_sandbox:
+        return wechat_oauth.start("staff_h5.oauth_return")
     return phone_login(
         _active_staff,
         _enter,
