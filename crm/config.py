@@ -2,7 +2,8 @@
 
 Embedded mode (the default) needs nothing: SQLite under ``instance/``, no Redis, the WeChat
 sandbox, and dev keys generated under ``instance/`` on first run. Production mode
-(``CRM_ENV=production``) refuses to start without ``SECRET_KEY`` and ``PII_KEY``.
+(``CRM_ENV=production``) refuses to start without ``SECRET_KEY``, ``PII_KEY`` and the WeChat
+credentials (no sandbox in production).
 """
 
 from __future__ import annotations
@@ -110,7 +111,14 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
     secret_key = env.get("SECRET_KEY", "")
     pii_key = env.get("PII_KEY", "")
     if mode == "production":
-        missing = [n for n, v in (("SECRET_KEY", secret_key), ("PII_KEY", pii_key)) if not v]
+        # The WeChat sandbox is refused in production: real credentials are required.
+        required = (
+            ("SECRET_KEY", secret_key),
+            ("PII_KEY", pii_key),
+            ("WECHAT_APP_ID", env.get("WECHAT_APP_ID", "")),
+            ("WECHAT_APP_SECRET", env.get("WECHAT_APP_SECRET", "")),
+        )
+        missing = [name for name, value in required if not value]
         if missing:
             raise ConfigError(f"production mode needs {', '.join(missing)} in the environment")
     else:

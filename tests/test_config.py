@@ -13,7 +13,12 @@ from crm.config import ConfigError, load_settings
 from crm.extensions import db, limiter
 from tests.conftest import TEST_PII_KEY, app_config
 
-KEYS = {"SECRET_KEY": "a-real-secret", "PII_KEY": TEST_PII_KEY}
+KEYS = {
+    "SECRET_KEY": "a-real-secret",
+    "PII_KEY": TEST_PII_KEY,
+    "WECHAT_APP_ID": "wx-prod",
+    "WECHAT_APP_SECRET": "prod-secret",
+}
 
 
 @pytest.fixture
@@ -21,7 +26,15 @@ def instance(tmp_path):
     return tmp_path / "instance"
 
 
-@pytest.mark.parametrize("missing", [["SECRET_KEY"], ["PII_KEY"], ["SECRET_KEY", "PII_KEY"]])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        ["SECRET_KEY"],
+        ["PII_KEY"],
+        ["SECRET_KEY", "PII_KEY"],
+        ["WECHAT_APP_ID", "WECHAT_APP_SECRET"],
+    ],
+)
 def test_production_refuses_to_start_without_its_keys(instance, missing):
     environ = {"CRM_ENV": "production", "CRM_INSTANCE_PATH": str(instance), **KEYS}
     for name in missing:
@@ -99,7 +112,8 @@ def test_database_urls_are_normalised_to_psycopg_3(instance, given, expected):
 
 
 def test_the_default_database_is_sqlite_under_the_instance_path(instance):
-    settings = load_settings({"CRM_INSTANCE_PATH": str(instance), **KEYS})
+    keys = {"SECRET_KEY": KEYS["SECRET_KEY"], "PII_KEY": KEYS["PII_KEY"]}
+    settings = load_settings({"CRM_INSTANCE_PATH": str(instance), **keys})
 
     assert settings.database_url == f"sqlite:///{instance / 'crm.sqlite3'}"
     assert settings.embedded
@@ -113,6 +127,8 @@ def test_production_app_has_secure_http_only_lax_cookies(app, tmp_path):
             CRM_ENV="production",
             DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
             REDIS_URL="",
+            WECHAT_APP_ID="wx-prod",
+            WECHAT_APP_SECRET="prod-secret",
         )
     )
     try:

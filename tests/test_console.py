@@ -66,6 +66,8 @@ def test_production_session_cookie_is_secure(tmp_path, app):
             tmp_path,
             CRM_ENV="production",
             DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+            WECHAT_APP_ID="wx-prod",
+            WECHAT_APP_SECRET="prod-secret",
         )
     )
     assert production.config["SESSION_COOKIE_SECURE"] is True

@@ -180,8 +180,9 @@ def test_doctor_lists_production_configuration_problems(make_app, scratch_url):
         CRM_ENV="production",
         DATABASE_URL=scratch_url,
         REDIS_URL="",
-        WECHAT_APP_ID="",
-        WECHAT_APP_SECRET="",
+        WECHAT_APP_ID="wx-prod",
+        WECHAT_APP_SECRET="prod-secret",
+        WECHAT_API_BASE_URL="http://127.0.0.1:1",
     )
 
     result = app.test_cli_runner().invoke(args=["doctor"])
@@ -190,8 +191,7 @@ def test_doctor_lists_production_configuration_problems(make_app, scratch_url):
     checks = lines_of(result.output)
     assert checks["configuration"] == (
         "FAIL configuration: DATABASE_URL is SQLite; production runs on PostgreSQL; "
-        "REDIS_URL is not set; production needs Redis; "
-        "WECHAT_APP_ID/WECHAT_APP_SECRET are not set"
+        "REDIS_URL is not set; production needs Redis"
     )
     assert checks["redis"] == "FAIL redis: REDIS_URL is not set"
-    assert checks["wechat"] == "FAIL wechat: no credentials in production"
+    assert checks["wechat"].startswith("FAIL wechat: cannot reach http://127.0.0.1:1")

@@ -22,6 +22,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from crm import coordination
 from crm.config import WECHAT_DEFAULT_API_BASE, Settings
+from wechat import sandbox
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +120,18 @@ class SharedTokenClient(WeChatClient):
 
 
 def official_account_client(settings: Settings, timeout: float = 10) -> SharedTokenClient:
+    """The Official Account client; with no credentials, the same client over the sandbox."""
     if settings.wechat_sandbox:
-        raise RuntimeError("no WeChat credentials: the sandbox answers instead")
+        if settings.production:
+            raise RuntimeError("the WeChat sandbox is refused in production mode")
+        client = SharedTokenClient(
+            sandbox.SANDBOX_APP_ID,
+            sandbox.SANDBOX_SECRET,
+            sandbox.SANDBOX_API_BASE,
+            timeout=timeout,
+        )
+        sandbox.install(client._http)
+        return client
     return SharedTokenClient(
         settings.wechat_app_id,
         settings.wechat_app_secret,
@@ -140,4 +151,3 @@ def miniprogram_client(settings: Settings, timeout: float = 10) -> SharedTokenCl
         redis_url=settings.redis_url,
         timeout=timeout,
     )
-

@@ -73,3 +73,20 @@ def person_sharing_unionid(session: Session, found: WeChatIdentity) -> Person | 
         if person is not None:
             return person
     return None
+
+
+def sandbox_openid(person: Person) -> str:
+    kind = "staff" if isinstance(person, Staff) else "customer"
+    return f"sandbox-{kind}-{person.id}"
+
+
+def enter_sandbox(session: Session, person: Person, now: datetime) -> WeChatIdentity:
+    """In the sandbox, entering as a person gives them a followed, bound Official Account
+    openid, so messages to them can be delivered to the sandbox inbox."""
+    found = remember(session, WeChatApp.OFFICIAL_ACCOUNT, sandbox_openid(person), None, now)
+    bind(found, person, now)
+    if not found.subscribed:
+        found.subscribed = True
+        found.subscribed_at = now
+    session.commit()
+    return found

@@ -9,12 +9,15 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy import select
 
+from crm import clock
 from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import Customer, Staff
+from crm.services import sandbox_inbox, wechat_identity
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 SHOWN = 12
+MESSAGES_SHOWN = 200
 
 
 def _enabled() -> bool:
@@ -33,7 +36,12 @@ def inbox():
         select(Staff).where(Staff.active.is_(True)).order_by(Staff.store_id, Staff.role).limit(40)
     ).all()
     customers = db.session.scalars(select(Customer).order_by(Customer.id).limit(SHOWN)).all()
-    return render_template("sandbox/inbox.html", staff=staff, customers=customers)
+    return render_template(
+        "sandbox/inbox.html",
+        staff=staff,
+        customers=customers,
+        phones=sandbox_inbox.phones(db.session, limit=MESSAGES_SHOWN),
+    )
 
 
 def phone_login(find_person, enter, **wording):
@@ -49,6 +57,7 @@ def phone_login(find_person, enter, **wording):
         except ValidationError as error:
             errors[error.field or "phone"] = error.message
         else:
+            wechat_identity.enter_sandbox(db.session, person, clock.now())
             return enter(person)
     page = render_template(
         "h5/sandbox_login.html", sandbox=enabled, phone=phone, errors=errors, **wording
