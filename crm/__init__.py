@@ -67,6 +67,7 @@ _ENV_NAMES = frozenset(
         "QWEATHER_KEY",
         "QWEATHER_API_BASE_URL",
         "LOGIN_RATE_LIMIT",
+        "PUBLIC_BASE_URL",
     }
 )
 

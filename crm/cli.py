@@ -15,10 +15,12 @@ from crm.extensions import db
 
 def register(app: Flask) -> None:
     from jobs.cli import jobs
+    from wechat.menu import wechat_cli
 
     app.cli.add_command(crm_group)
     app.cli.add_command(doctor)
     app.cli.add_command(jobs)
+    app.cli.add_command(wechat_cli)
 
 
 # AppGroup and with_appcontext: ``flask`` itself pushes an app context, but other callers

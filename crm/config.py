@@ -44,6 +44,7 @@ class Settings:
     qweather_api_base_url: str = "https://devapi.qweather.com"
     timezone: str = "Asia/Shanghai"
     login_rate_limit: str = "5 per minute"
+    public_base_url: str = "http://127.0.0.1:5000"  # where WeChat sends people (menu links)
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -152,6 +153,7 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
             env.get("QWEATHER_API_BASE_URL") or "https://devapi.qweather.com"
         ).rstrip("/"),
         login_rate_limit=env.get("LOGIN_RATE_LIMIT", "5 per minute"),
+        public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         warnings=tuple(warnings),
     )
     return settings.with_overrides(**overrides) if overrides else settings
