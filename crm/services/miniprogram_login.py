@@ -68,6 +68,7 @@ def log_in(
         if person is None or getattr(person, "active", True) is False:
             session.commit()
             return MiniprogramLogin(person=None, phone_e164=e164)
-    wechat_identity.bind(found, person, now)
+    if wechat_identity.bound_person(found) is None:
+        wechat_identity.bind(found, person, now)
     session.commit()
     return MiniprogramLogin(person=person)

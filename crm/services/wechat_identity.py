@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm.models import Customer, Staff, WeChatApp, WeChatIdentity
@@ -38,12 +39,19 @@ def person_for_openid(session: Session, app: WeChatApp, openid: str) -> Person |
 def remember(
     session: Session, app: WeChatApp, openid: str, unionid: str | None, now: datetime
 ) -> WeChatIdentity:
-    """The identity row for this openid, created on first sight; the unionid is kept up to date.
-    Flushes, does not commit (the caller's service owns the transaction)."""
+    """The identity row for this openid, created on first sight (race-safe: a concurrent
+    insert of the same openid wins and is used); the unionid is kept up to date. Flushes, does
+    not commit (the caller's service owns the transaction)."""
     found = identity(session, app, openid)
     if found is None:
         found = WeChatIdentity(app=app.value, openid=openid, created_at=now)
-        session.add(found)
+        try:
+            with session.begin_nested():
+                session.add(found)
+                session.flush()
+        except IntegrityError:
+            # A concurrent request recorded the same openid first: use its row.
+            found = identity(session, app, openid)
     if unionid and found.unionid != unionid:
         found.unionid = unionid
     session.flush()

@@ -13,6 +13,8 @@ from crm.models import Staff
 
 def register(app: Flask) -> None:
     from crm.views import api, console, main, member_h5, sandbox, staff_h5
+    from wechat import callback as wechat_callback
+    from wechat import jssdk
 
     app.register_blueprint(main.bp)
     app.register_blueprint(console.bp)
@@ -20,6 +22,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(member_h5.bp)
     app.register_blueprint(sandbox.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(wechat_callback.bp)
+    app.register_blueprint(jssdk.bp)
 
     app.add_template_filter(phones.masked, "masked_phone")
     app.add_template_filter(lambda fen: f"¥{fen / 100:,.2f}", "yuan")

@@ -14,7 +14,8 @@ from wechatpy.oauth import WeChatOAuth
 
 from crm import clock
 from crm.extensions import db
-from crm.services import oa_login
+from crm.models import WeChatApp
+from crm.services import binding
 
 STATE_KEY = "oauth_state"
 USED_CODE_KEY = "oauth_code_used"
@@ -53,7 +54,13 @@ def finish(callback_endpoint: str, home_endpoint: str, enter, layout_heading: st
     except WeChatOAuthException as exc:
         return _message(layout_heading, f"微信授权失败（{exc.errcode}），请重新进入", 400)
     session[USED_CODE_KEY] = code
-    person = oa_login.log_in(db.session, answer["openid"], answer.get("unionid"), clock.now())
+    person = binding.bind_by_unionid(
+        db.session,
+        WeChatApp.OFFICIAL_ACCOUNT,
+        answer["openid"],
+        answer.get("unionid"),
+        clock.now(),
+    )
     if person is None:
         return _message(
             layout_heading,
