@@ -15,6 +15,7 @@ from crm.errors import ValidationError
 from crm.extensions import db, limiter
 from crm.models import ROLE_LABELS, Customer, Group, Lead, LeadStatus, Role, Staff, Store, Team
 from crm.services import auth, org
+from crm.views import invitations
 from crm.views.forms import form_values, int_arg
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -275,6 +276,13 @@ def staff_reinstate(staff_id: int):
     return redirect(url_for("console.staff_detail", staff_id=staff_id))
 
 
+@bp.post("/staff/<int:staff_id>/invitation")
+@login_required
+def staff_invitation(staff_id: int):
+    """A one-time QR code the new staff member scans in WeChat to bind their account."""
+    return invitations.show_new_invitation("console/invitation.html", staff_id=staff_id)
+
+
 # --- customers (read-only here; deals and service records add to them) --------------------
 
 
@@ -296,6 +304,13 @@ def customers():
 def customer_detail(customer_id: int):
     customer = access.get_or_404(Customer, customer_id, current_user)
     return render_template("console/customer_detail.html", customer=customer)
+
+
+@bp.post("/customers/<int:customer_id>/invitation")
+@login_required
+def customer_invitation(customer_id: int):
+    """A one-time member-binding QR code for the customer to scan."""
+    return invitations.show_new_invitation("console/invitation.html", customer_id=customer_id)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from crm.extensions import db
 from crm.models import LEAD_CLASS_LABELS, Staff
 from crm.services import workbench
 from crm.services.identity import find_staff_by_phone
-from crm.views import wechat_oauth
+from crm.views import invitations, wechat_oauth
 from crm.views.sandbox import phone_login
 
 bp = Blueprint("staff_h5", __name__, url_prefix="/h5")
@@ -23,6 +23,14 @@ def home():
         return redirect(url_for("staff_h5.login"))
     bench = workbench.summary(db.session, current_user)
     return render_template("h5/home.html", bench=bench, labels=LEAD_CLASS_LABELS)
+
+
+@bp.post("/customers/<int:customer_id>/binding-qr")
+def customer_binding_qr(customer_id: int):
+    """Shown on the salesperson's phone at delivery: the customer scans it to become a member."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("staff_h5.login"))
+    return invitations.show_new_invitation("h5/binding_qr.html", customer_id=customer_id)
 
 
 def _active_staff(session, phone):
