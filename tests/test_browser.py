@@ -333,3 +333,23 @@ def test_staff_h5_login_fits_a_375px_wide_phone_screen(browser, server_url):
         assert phone.evaluate("document.documentElement.scrollWidth") <= 375
     finally:
         context.close()
+
+
+def test_a_staff_invitation_scanned_in_the_sandbox_shows_the_reply_on_the_new_phone(page):
+    log_in(page)
+    create_store(page, code="WZ01", name="温州鹿城店")
+    page.goto("/console/staff/new")
+    fill_form(page, name="周顾问", phone="13900000031")
+    page.locator("main form select[name=role]").select_option("service_advisor")
+    page.locator("main form select[name=store_id]").select_option(label="温州鹿城店")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator(".flash")).to_have_text("已添加员工：周顾问")
+
+    page.get_by_role("button", name="微信绑定二维码").click()
+    expect(page.locator(".qr svg")).to_be_visible()
+    page.get_by_role("link", name="在沙箱中模拟扫码").click()
+    page.get_by_role("button", name="模拟扫码关注").click()
+
+    expect(page).to_have_url(re.compile(r"/sandbox/$"))
+    phone = page.locator("section.phone", has_text="周顾问")
+    expect(phone).to_contain_text("绑定成功：欢迎您，周顾问。员工身份已绑定")

@@ -3,11 +3,15 @@ sandbox inbox, per recipient, newest first. Never in production."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from crm.config import ConfigError, load_settings
+from crm.models import WeChatIdentity
+from tests.conftest import login
 from wechat.client import official_account_client
 
 
@@ -54,3 +58,24 @@ def test_the_sandbox_is_refused_at_start_up_in_production(tmp_path):
                 "PII_KEY": "k",
             }
         )
+
+
+def test_scanning_a_staff_invitation_in_the_sandbox_binds_and_shows_the_reply(
+    client, org, session, frozen_now
+):
+    login(client, org.store_admin_a)
+    page = client.post(f"/console/staff/{org.sales_a2.id}/invitation").get_data(as_text=True)
+    link = re.search(r'href="(/sandbox/qr/[^"]+)"', page).group(1)
+    assert "模拟扫码关注" in client.get(link).get_data(as_text=True)
+    client.post(link + "/scan")
+    inbox = client.get("/sandbox/").get_data(as_text=True)
+    assert "绑定成功：欢迎您，销售A2。员工身份已绑定" in inbox
+    bound = session.scalar(select(WeChatIdentity).where(WeChatIdentity.staff_id == org.sales_a2.id))
+    assert bound.openid.startswith("sandbox-phone-") and bound.subscribed
+    client.post(link + "/scan")  # the code is spent: a second phone binds nothing
+    assert "已被使用" in client.get("/sandbox/").get_data(as_text=True)
+
+
+def test_an_unknown_sandbox_qr_is_404(client):
+    assert client.get("/sandbox/qr/nope").status_code == 404
+    assert client.post("/sandbox/qr/nope/scan").status_code == 404

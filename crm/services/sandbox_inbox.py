@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.models import SandboxMessage, WeChatIdentity
+from crm.errors import NotFound
+from crm.models import BindingInvitation, SandboxMessage, WeChatIdentity
+from crm.services import wechat_inbound
 from crm.services.wechat_identity import Person, bound_person
 
 
@@ -38,3 +42,32 @@ def phones(session: Session, limit: int) -> list[Phone]:
         Phone(openid, bound_person(identities.get(openid)), sent)
         for openid, sent in by_openid.items()
     ]
+
+
+def scan(session: Session, ticket: str, now: datetime) -> SandboxMessage:
+    """A new phone scans the binding QR code ``ticket`` and follows the Official Account.
+
+    The event goes through the same handling as one pushed by WeChat to the callback; the
+    reply the callback would send lands in the inbox, on that phone.
+    """
+    invitation = session.scalar(select(BindingInvitation).where(BindingInvitation.ticket == ticket))
+    if invitation is None:
+        raise NotFound("二维码不存在或已失效")
+    openid = f"sandbox-phone-{secrets.token_hex(6)}"
+    event = wechat_inbound.Inbound(
+        openid=openid,
+        account="gh_sandbox",
+        msg_type="event",
+        event="subscribe_scan",
+        create_time=int(now.timestamp()),
+        msg_id=0,
+        content="",
+        event_key=invitation.scene,
+    )
+    reply = wechat_inbound.handle(session, event, request_key=f"sandbox:{openid}", now=now)
+    message = SandboxMessage(
+        openid=openid, kind="reply", body=reply, msgid=secrets.token_hex(6), sent_at=now
+    )
+    session.add(message)
+    session.commit()
+    return message

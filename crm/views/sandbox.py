@@ -6,13 +6,13 @@ for WeChat OAuth on those pages: the typed phone picks the person.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from crm import clock
 from crm.errors import ValidationError
 from crm.extensions import db
-from crm.models import Customer, Staff
+from crm.models import BindingInvitation, Customer, Staff
 from crm.services import sandbox_inbox, wechat_identity
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
@@ -42,6 +42,23 @@ def inbox():
         customers=customers,
         phones=sandbox_inbox.phones(db.session, limit=MESSAGES_SHOWN),
     )
+
+
+@bp.get("/qr/<ticket>")
+def qr(ticket: str):
+    """What a binding QR code leads to in the sandbox: a phone that can scan it."""
+    invitation = db.session.scalar(
+        select(BindingInvitation).where(BindingInvitation.ticket == ticket)
+    )
+    if invitation is None:
+        abort(404)
+    return render_template("sandbox/qr.html", invitation=invitation)
+
+
+@bp.post("/qr/<ticket>/scan")
+def scan(ticket: str):
+    sandbox_inbox.scan(db.session, ticket, clock.now())
+    return redirect(url_for("sandbox.inbox"))
 
 
 def phone_login(find_person, enter, **wording):
