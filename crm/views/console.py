@@ -14,7 +14,7 @@ from crm import access, clock
 from crm.errors import ValidationError
 from crm.extensions import db, limiter
 from crm.models import ROLE_LABELS, Customer, Group, Lead, LeadStatus, Role, Staff, Store, Team
-from crm.services import auth, org
+from crm.services import auth, auto_replies, org
 from crm.views import invitations
 from crm.views.forms import form_values, int_arg
 
@@ -94,6 +94,45 @@ def group():
     return render_template(
         "console/group.html", values=values, errors=errors
     ), 400 if errors else 200
+
+
+# --- WeChat auto-replies -------------------------------------------------------------------
+
+
+@bp.route("/auto-replies", methods=["GET", "POST"])
+@login_required
+def auto_replies_page():
+    values, errors = form_values(("keyword", "reply")), {}
+    if request.method == "POST":
+        try:
+            rule = auto_replies.create(
+                db.session, current_user, values["keyword"], values["reply"], clock.now()
+            )
+        except ValidationError as error:
+            errors[error.field] = error.message
+        else:
+            flash(f"已添加关键词：{rule.keyword}")
+            return redirect(url_for("console.auto_replies_page"))
+    rules = auto_replies.list_all(db.session, current_user)
+    page = render_template("console/auto_replies.html", rules=rules, values=values, errors=errors)
+    return page, 400 if errors else 200
+
+
+@bp.post("/auto-replies/<int:rule_id>/active")
+@login_required
+def auto_reply_active(rule_id: int):
+    active = request.form.get("active") == "1"
+    rule = auto_replies.set_active(db.session, current_user, rule_id, active)
+    flash(f"关键词“{rule.keyword}”已{'启用' if active else '停用'}")
+    return redirect(url_for("console.auto_replies_page"))
+
+
+@bp.post("/auto-replies/<int:rule_id>/delete")
+@login_required
+def auto_reply_delete(rule_id: int):
+    auto_replies.delete(db.session, current_user, rule_id)
+    flash("关键词已删除")
+    return redirect(url_for("console.auto_replies_page"))
 
 
 # --- stores ----------------------------------------------------------------------------------
