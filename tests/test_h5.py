@@ -77,3 +77,11 @@ def test_front_page_says_where_to_go(client):
     page = client.get("/").get_data(as_text=True)
     for place in ("/console/", "/h5/", "/m/", "/sandbox/"):
         assert f'href="{place}"' in page
+
+
+def test_sandbox_log_in_offers_demo_people_to_enter_as(client, org):
+    page = client.get("/h5/login").get_data(as_text=True)
+    assert "以“销售A1”登录" in page and "以“A店管理员”登录" in page
+    response = client.post("/h5/login", data={"phone": org.store_admin_b.phone})
+    assert response.status_code == 302
+    assert "以“客户甲”登录" in client.get("/m/login").get_data(as_text=True)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.errors import NotFound
-from crm.models import BindingInvitation, SandboxMessage, WeChatIdentity
+from crm.models import BindingInvitation, Customer, SandboxMessage, Staff, WeChatIdentity
 from crm.services import wechat_inbound
 from crm.services.wechat_identity import Person, bound_person
 
@@ -71,3 +71,18 @@ def scan(session: Session, ticket: str, now: datetime) -> SandboxMessage:
     session.add(message)
     session.commit()
     return message
+
+
+def people_to_enter_as(session: Session, kind: str, limit: int = 8) -> list[Person]:
+    """Whom the sandbox log-in offers: active staff (one per role first) or customers."""
+    if kind == "staff":
+        staff = session.scalars(
+            select(Staff)
+            .where(Staff.active.is_(True))
+            .order_by(Staff.store_id, Staff.role, Staff.id)
+        ).all()
+        first_of_role: dict[tuple, Staff] = {}
+        for member in staff:
+            first_of_role.setdefault((member.store_id, member.role), member)
+        return list(first_of_role.values())[:limit]
+    return list(session.scalars(select(Customer).order_by(Customer.id).limit(limit)))

@@ -55,8 +55,9 @@ def login():
     if not current_app.extensions["crm_settings"].wechat_sandbox:
         return wechat_oauth.start("member_h5.oauth_return")
     return phone_login(
-        _member,
-        _enter,
+        people="customers",
+        find_person=_member,
+        enter=_enter,
         heading="会员中心",
         placeholder="购车时登记的手机号",
         button="进入会员中心",

@@ -61,10 +61,11 @@ def scan(ticket: str):
     return redirect(url_for("sandbox.inbox"))
 
 
-def phone_login(find_person, enter, **wording):
+def phone_login(find_person, enter, people: str, **wording):
     """Render the H5 log-in; on POST in the sandbox, ``find_person(session, phone)`` picks the
-    person (or raises ValidationError) and ``enter(person)`` answers. Outside the sandbox the
-    page points to the Official Account menu instead."""
+    person (or raises ValidationError) and ``enter(person)`` answers; the page also offers to
+    enter as one of the ``people`` ("staff" or "customers"). Outside the sandbox the page points
+    to the Official Account menu instead."""
     enabled = _enabled()
     errors: dict[str, str] = {}
     phone = (request.form.get("phone") or "").strip()
@@ -76,7 +77,13 @@ def phone_login(find_person, enter, **wording):
         else:
             wechat_identity.enter_sandbox(db.session, person, clock.now())
             return enter(person)
+    offered = sandbox_inbox.people_to_enter_as(db.session, people) if enabled else []
     page = render_template(
-        "h5/sandbox_login.html", sandbox=enabled, phone=phone, errors=errors, **wording
+        "h5/sandbox_login.html",
+        sandbox=enabled,
+        phone=phone,
+        errors=errors,
+        offered=offered,
+        **wording,
     )
     return page, 400 if errors else 200

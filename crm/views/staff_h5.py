@@ -59,8 +59,9 @@ def login():
     if not current_app.extensions["crm_settings"].wechat_sandbox:
         return wechat_oauth.start("staff_h5.oauth_return")
     return phone_login(
-        _active_staff,
-        _enter,
+        people="staff",
+        find_person=_active_staff,
+        enter=_enter,
         heading="员工工作台",
         placeholder="员工登记的手机号",
         button="进入工作台",
