@@ -32,6 +32,8 @@ def test_admin_cannot_invite_staff_of_another_store(client, org, session):
 
 def test_salesperson_shows_their_customer_a_member_binding_qr_on_the_phone(client, org, session):
     client.post("/h5/login", data={"phone": org.sales_a1.phone})
+    home = client.get("/h5/").get_data(as_text=True)
+    assert f'action="/h5/customers/{org.customer_a1.id}/binding-qr"' in home
     response = client.post(f"/h5/customers/{org.customer_a1.id}/binding-qr")
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "<svg" in page and "请客户甲扫码成为会员" in page

@@ -27,3 +27,8 @@ def test_workbench_lists_never_contacted_leads_first_then_the_longest_waiting(or
     session.commit()
     names = [lead.name for lead in workbench.summary(session, org.sales_a1).stalest]
     assert names == ["线索甲", "很久", "近期"]
+
+
+def test_workbench_lists_the_salespersons_own_customers(org, session):
+    bench = workbench.summary(session, org.sales_a1)
+    assert [customer.name for customer in bench.customers] == ["客户甲"]
