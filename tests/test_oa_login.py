@@ -9,7 +9,10 @@ from sqlalchemy import select
 
 from crm import clock, create_app
 from crm.models import WeChatApp, WeChatIdentity
+from crm.services import binding
+from crm.services.wechat_inbound import Inbound, handle
 from tests.conftest import app_config
+from wechat.client import SharedTokenClient
 
 OAUTH_EXCHANGE = ("GET", "/sns/oauth2/access_token")
 
@@ -132,3 +135,30 @@ def test_a_customer_identity_does_not_open_the_staff_workbench(web, fake, org, s
     state = _authorize(web, "/h5/login")["state"]
     response = web.get(f"/h5/oauth?code=c-1&state={state}")
     assert response.status_code == 403 and "会员身份" in response.get_data(as_text=True)
+
+
+def test_a_new_staff_member_binds_by_scanning_the_invitation_then_logs_in_by_oauth(
+    web, fake, org, session
+):
+    base_url = web.application.extensions["crm_settings"].wechat_api_base_url
+    qr_client = SharedTokenClient(fake.app_id, fake.app_secret, base_url)
+    invitation = binding.create_invitation(
+        session, org.store_admin_a, staff_id=org.sales_a2.id, now=clock.now(), qr_client=qr_client
+    )
+    scan = Inbound(
+        "o-new-phone",
+        "gh_1",
+        "event",
+        "subscribe_scan",
+        int(clock.now().timestamp()),
+        0,
+        "",
+        invitation.scene,
+    )
+    assert "员工身份已绑定" in handle(session, scan, request_key="t:n", now=clock.now())
+    fake.add_oauth_code("c-1", openid="o-new-phone")
+    state = _authorize(web, "/h5/login")["state"]
+    web.get(f"/h5/oauth?code=c-1&state={state}")
+    assert "销售A2" in web.get("/h5/").get_data(as_text=True)
+    web.post("/h5/logout")
+    assert web.get("/h5/").status_code == 302

@@ -4,7 +4,7 @@ sandbox log-in (embedded mode only)."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, url_for
-from flask_login import current_user, login_user
+from flask_login import current_user, login_user, logout_user
 
 from crm.errors import ValidationError
 from crm.extensions import db
@@ -47,6 +47,12 @@ def _enter(person):
         ), 403
     login_user(person)
     return redirect(url_for("staff_h5.home"))
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    return redirect(url_for("staff_h5.login"))
 
 
 @bp.get("/oauth")
