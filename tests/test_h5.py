@@ -85,3 +85,10 @@ def test_sandbox_log_in_offers_demo_people_to_enter_as(client, org):
     response = client.post("/h5/login", data={"phone": org.store_admin_b.phone})
     assert response.status_code == 302
     assert "以“客户甲”登录" in client.get("/m/login").get_data(as_text=True)
+
+
+def test_workbench_page_title_is_plain_text(client, org):
+    client.post("/h5/login", data={"phone": org.sales_a1.phone})
+    page = client.get("/h5/").get_data(as_text=True)
+    assert "<title>工作台</title>" in page
+    assert page.count("我的客户") == 1
