@@ -73,26 +73,32 @@ def _fresh(timestamp: str, now: datetime) -> bool:
     return abs(int(now.timestamp()) - int(timestamp)) <= MAX_CLOCK_SKEW
 
 
-@bp.get("/callback")
-def verify():
-    """WeChat's server-URL check: echo ``echostr`` under a valid signature."""
-    settings = _settings()
+def _refusal(settings: Settings) -> Response | None:
+    """Why this request is not WeChat's (or the account is not set up), else None."""
     problem = _not_configured(settings)
     if problem is not None:
         return problem
     if not _signed(settings.wechat_token):
         return _text("invalid signature", 403)
+    return None
+
+
+@bp.get("/callback")
+def verify():
+    """WeChat's server-URL check: echo ``echostr`` under a valid signature."""
+    settings = _settings()
+    refusal = _refusal(settings)
+    if refusal is not None:
+        return refusal
     return _text(request.args.get("echostr", ""), 200)
 
 
 @bp.post("/callback")
 def receive():
     settings = _settings()
-    problem = _not_configured(settings)
-    if problem is not None:
-        return problem
-    if not _signed(settings.wechat_token):
-        return _text("invalid signature", 403)
+    refusal = _refusal(settings)
+    if refusal is not None:
+        return refusal
     timestamp, nonce = request.args["timestamp"], request.args["nonce"]
     now = clock.now()
     if not _fresh(timestamp, now):
