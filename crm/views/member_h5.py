@@ -3,14 +3,13 @@ sandbox log-in (embedded mode only)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, session, url_for
+from flask import Blueprint, redirect, render_template, session, url_for
 
 from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import Customer
 from crm.services.identity import find_customer_by_phone
 from crm.views import wechat_oauth
-from crm.views.sandbox import phone_login
 
 bp = Blueprint("member_h5", __name__, url_prefix="/m")
 SESSION_KEY = "customer_id"
@@ -52,9 +51,8 @@ def oauth_return():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    if not current_app.extensions["crm_settings"].wechat_sandbox:
-        return wechat_oauth.start("member_h5.oauth_return")
-    return phone_login(
+    return wechat_oauth.login(
+        "member_h5.oauth_return",
         people="customers",
         find_person=_member,
         enter=_enter,

@@ -3,7 +3,7 @@ sandbox log-in (embedded mode only)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_user, logout_user
 
 from crm.errors import ValidationError
@@ -12,7 +12,6 @@ from crm.models import LEAD_CLASS_LABELS, Staff
 from crm.services import workbench
 from crm.services.identity import find_staff_by_phone
 from crm.views import invitations, wechat_oauth
-from crm.views.sandbox import phone_login
 
 bp = Blueprint("staff_h5", __name__, url_prefix="/h5")
 
@@ -62,9 +61,8 @@ def oauth_return():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    if not current_app.extensions["crm_settings"].wechat_sandbox:
-        return wechat_oauth.start("staff_h5.oauth_return")
-    return phone_login(
+    return wechat_oauth.login(
+        "staff_h5.oauth_return",
         people="staff",
         find_person=_active_staff,
         enter=_enter,

@@ -16,6 +16,7 @@ from crm import clock
 from crm.extensions import db
 from crm.models import WeChatApp
 from crm.services import binding
+from crm.views.sandbox import phone_login
 
 STATE_KEY = "oauth_state"
 USED_CODE_KEY = "oauth_code_used"
@@ -39,6 +40,13 @@ def start(callback_endpoint: str):
     state = secrets.token_urlsafe(16)
     session[STATE_KEY] = state
     return redirect(_oauth(callback_endpoint, state).authorize_url)
+
+
+def login(callback_endpoint: str, **sandbox_login):
+    """The log-in page of the H5 pages: WeChat OAuth, or the sandbox log-in when embedded."""
+    if current_app.extensions["crm_settings"].wechat_sandbox:
+        return phone_login(**sandbox_login)
+    return start(callback_endpoint)
 
 
 def finish(callback_endpoint: str, home_endpoint: str, enter, layout_heading: str):
