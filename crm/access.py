@@ -21,7 +21,17 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from crm.errors import Forbidden, NotFound
 from crm.extensions import db
-from crm.models import Customer, Lead, Role, ServiceOrder, Staff, Store, Team, Vehicle
+from crm.models import (
+    Customer,
+    Lead,
+    Role,
+    ServiceOrder,
+    Staff,
+    Store,
+    Team,
+    TestDrive,
+    Vehicle,
+)
 
 R = Role
 
@@ -35,7 +45,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "staff.edit": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
     "console.organisation": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
     "customer.view_pii": frozenset(Role),
+    # Sales work on leads: the people who talk to prospects.
+    "lead.create": frozenset({R.SALESPERSON, R.SUPERVISOR, R.STORE_ADMIN}),
+    "lead.follow_up": frozenset({R.SALESPERSON, R.SUPERVISOR}),
+    "lead.archive": frozenset({R.SALESPERSON, R.SUPERVISOR, R.STORE_ADMIN}),
+    "lead.reclassify": frozenset({R.SALESPERSON, R.SUPERVISOR, R.STORE_ADMIN}),
+    "test_drive.book": frozenset({R.SALESPERSON, R.SUPERVISOR}),
 }
+
+SALES_ROLES = frozenset({R.SALESPERSON, R.SUPERVISOR})
 
 STORE_WIDE_SERVICE_ROLES = frozenset({R.SERVICE_ADVISOR, R.CARE_SPECIALIST})
 
@@ -106,6 +124,10 @@ def _service_order_predicate(actor: Staff) -> ColumnElement[bool]:
     return ServiceOrder.vehicle_id.in_(visible_vehicles)
 
 
+def _test_drive_predicate(actor: Staff) -> ColumnElement[bool]:
+    return TestDrive.lead_id.in_(select(Lead.id).where(_lead_predicate(actor)))
+
+
 PREDICATES: dict[type, Callable[[Staff], ColumnElement[bool]]] = {
     Store: _store_predicate,
     Staff: _staff_predicate,
@@ -114,6 +136,7 @@ PREDICATES: dict[type, Callable[[Staff], ColumnElement[bool]]] = {
     Lead: _lead_predicate,
     Vehicle: _vehicle_predicate,
     ServiceOrder: _service_order_predicate,
+    TestDrive: _test_drive_predicate,
 }
 
 

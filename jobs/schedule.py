@@ -20,4 +20,8 @@ class PeriodicJob:
 SCHEDULE: tuple[PeriodicJob, ...] = (
     # Leads untouched for 30 days return to the pool; hourly keeps the pool honest.
     PeriodicJob("return_stale_leads", pool.return_stale_leads, "cron", {"minute": 5}),
+    # Six months without interaction makes a lead dormant; archived leads wake quarterly.
+    # Daily, early morning Beijing time, before anyone opens the work-bench.
+    PeriodicJob("mark_dormant_leads", pool.mark_dormant_leads, "cron", {"hour": 2, "minute": 15}),
+    PeriodicJob("wake_dormant_leads", pool.wake_dormant_leads, "cron", {"hour": 2, "minute": 20}),
 )

@@ -12,6 +12,9 @@ from werkzeug.security import generate_password_hash
 from crm import clock, vin
 from crm.extensions import db
 from crm.models import (
+    CarModel,
+    Channel,
+    Communication,
     Customer,
     Group,
     Lead,
@@ -24,6 +27,7 @@ from crm.models import (
     Staff,
     Store,
     Team,
+    TestDrive,
     Vehicle,
 )
 from crm.services.identity import phone_index
@@ -148,3 +152,35 @@ class LeadFactory(Base):
     status = LeadStatus.OPEN.value
     source = LeadSource.SHOWROOM.value
     created_at = factory.LazyFunction(clock.now)
+
+
+class CommunicationFactory(Base):
+    class Meta:
+        model = Communication
+
+    lead = factory.SubFactory(LeadFactory)
+    staff_id = factory.LazyAttribute(lambda o: o.lead.owner_id)
+    channel = Channel.PHONE.value
+    content = "电话沟通"
+    occurred_at = factory.LazyFunction(clock.now)
+
+
+class TestDriveFactory(Base):
+    __test__ = False  # a factory, not a pytest test class
+
+    class Meta:
+        model = TestDrive
+
+    lead = factory.SubFactory(LeadFactory)
+    staff_id = factory.LazyAttribute(lambda o: o.lead.owner_id)
+    scheduled_at = factory.LazyFunction(clock.now)
+    car = "凯美瑞 试驾车"
+    created_at = factory.LazyFunction(clock.now)
+
+
+class CarModelFactory(Base):
+    class Meta:
+        model = CarModel
+
+    group_id = factory.LazyAttribute(lambda o: GroupFactory().id)
+    name = factory.Sequence(lambda n: f"车型{n}")

@@ -3,7 +3,6 @@ they run backwards to an empty database and forwards again."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pprint import pformat
 
 import pytest
@@ -12,30 +11,11 @@ from alembic.runtime.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
-from crm import create_app
 from crm.extensions import db
 from crm.services.health import migration_heads
-from tests.conftest import app_config
-from tests.support import servers
+from tests.support.scratch import scratch_app
 
 DIALECTS = ["sqlite", "postgresql"]
-
-
-@contextmanager
-def scratch_app(tmp_path, dialect):
-    """An app on a brand-new empty database of ``dialect``, inside its app context."""
-    url = servers.scratch_database(tmp_path, dialect)
-    try:
-        app = create_app(app_config(tmp_path, DATABASE_URL=url))
-        with app.app_context():
-            try:
-                yield app
-            finally:
-                db.session.remove()
-                db.engine.dispose()
-    finally:
-        if dialect == "postgresql":
-            servers.drop_postgres_database(url)
 
 
 def _table_names() -> set[str]:

@@ -18,6 +18,7 @@ from werkzeug.security import generate_password_hash
 from crm import access, phones
 from crm.errors import ValidationError
 from crm.models import Group, Role, Staff, Store, Team
+from crm.services import pool
 from crm.services.identity import find_staff_by_phone, phone_index
 
 STORE_CODE = re.compile(r"^[A-Za-z0-9_-]{2,20}$")
@@ -202,19 +203,24 @@ def update_staff(session: Session, actor: Staff, staff_id: int, data: StaffInput
     return staff
 
 
-def set_staff_left(session: Session, actor: Staff, staff_id: int, now: datetime) -> Staff:
-    """Mark a staff member as left: their log-ins stop working at once.
-
-    (Handing their leads back to the pool or to a colleague is the pool's rule, PRODUCT
-    "Organisation and access"; it lands with the sales capability.)
+def set_staff_left(
+    session: Session, actor: Staff, staff_id: int, now: datetime, hand_to: int | None = None
+) -> tuple[Staff, int]:
+    """Mark a staff member as left: their log-ins stop working at once, and in the same
+    transaction all their open leads go back to the pool or to the colleague ``hand_to``,
+    each move recorded (PRODUCT "Organisation and access"). Returns the staff member and how
+    many leads moved.
     """
     staff = access.get_or_404(Staff, staff_id, actor, "staff.edit")
     if staff.id == actor.id:
         raise ValidationError("不能将自己设为离职", "active")
+    if not staff.active:
+        raise ValidationError(f"{staff.name}已是离职状态", "active")
+    moved = pool.release_leads_of(session, actor, staff, hand_to, now)
     staff.active = False
     staff.left_at = now
     session.commit()
-    return staff
+    return staff, moved
 
 
 def reinstate_staff(session: Session, actor: Staff, staff_id: int) -> Staff:

@@ -302,8 +302,20 @@ def staff_detail(staff_id: int):
 @bp.post("/staff/<int:staff_id>/leave")
 @login_required
 def staff_leave(staff_id: int):
-    staff = org.set_staff_left(db.session, current_user, staff_id, clock.now())
-    flash(f"{staff.name}已设为离职，其登录立即失效")
+    hand_to = request.form.get("hand_to", "")
+    try:
+        staff, moved = org.set_staff_left(
+            db.session,
+            current_user,
+            staff_id,
+            clock.now(),
+            hand_to=int(hand_to) if hand_to.isdigit() else None,
+        )
+    except ValidationError as error:
+        flash(error.message, "error")
+    else:
+        receiver = "客户池" if not hand_to.isdigit() else "指定同事"
+        flash(f"{staff.name}已设为离职，其登录立即失效；{moved} 条线索已移交{receiver}")
     return redirect(url_for("console.staff_detail", staff_id=staff_id))
 
 
@@ -374,11 +386,25 @@ def _staff_form(values: dict, errors: dict, staff: Staff | None):
         for role, label in ROLE_LABELS.items()
         if role != Role.GROUP_ADMIN or current_user.role == Role.GROUP_ADMIN
     }
+    colleagues = []
+    if staff is not None and staff.store_id is not None:
+        colleagues = db.session.scalars(
+            access.scope(
+                select(Staff).where(
+                    Staff.store_id == staff.store_id,
+                    Staff.id != staff.id,
+                    Staff.active.is_(True),
+                    Staff.role.in_(access.SALES_ROLES),
+                ),
+                current_user,
+            ).order_by(Staff.name)
+        ).all()
     return _form(
         "console/staff_form.html",
         values,
         errors,
         staff=staff,
+        colleagues=colleagues,
         roles=roles,
         store_options=[(store.id, store.name) for store in stores],
         team_options=[(team.id, f"{team.store.name} · {team.name}") for team in teams],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_user, logout_user
 
+from crm import clock
 from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import LEAD_CLASS_LABELS, Staff
@@ -20,7 +21,7 @@ bp = Blueprint("staff_h5", __name__, url_prefix="/h5")
 def home():
     if not current_user.is_authenticated:
         return redirect(url_for("staff_h5.login"))
-    bench = workbench.summary(db.session, current_user)
+    bench = workbench.summary(db.session, current_user, clock.now())
     return render_template("h5/home.html", bench=bench, labels=LEAD_CLASS_LABELS)
 
 
