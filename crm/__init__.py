@@ -90,7 +90,9 @@ def _flask_config(settings: Settings) -> dict:
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
-        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # Lead imports accept Excel files up to 20 MB; the form around the file needs a little
+        # more. Anything larger is refused before it is read.
+        "MAX_CONTENT_LENGTH": 21 * 1024 * 1024,
         "JSON_AS_ASCII": False,
     }
 

@@ -22,7 +22,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from crm.errors import Forbidden, NotFound
 from crm.extensions import db
 from crm.models import (
+    CarModel,
     Customer,
+    ImportBatch,
     Lead,
     Role,
     ServiceOrder,
@@ -51,6 +53,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "lead.archive": frozenset({R.SALESPERSON, R.SUPERVISOR, R.STORE_ADMIN}),
     "lead.reclassify": frozenset({R.SALESPERSON, R.SUPERVISOR, R.STORE_ADMIN}),
     "test_drive.book": frozenset({R.SALESPERSON, R.SUPERVISOR}),
+    # Spreadsheet imports into a store's pool: the store's admin, or the group's for any store.
+    "lead.import": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
+    # The car models on sale are one list for the whole group.
+    "catalogue.edit": frozenset({R.GROUP_ADMIN}),
 }
 
 SALES_ROLES = frozenset({R.SALESPERSON, R.SUPERVISOR})
@@ -128,7 +134,18 @@ def _test_drive_predicate(actor: Staff) -> ColumnElement[bool]:
     return TestDrive.lead_id.in_(select(Lead.id).where(_lead_predicate(actor)))
 
 
+def _import_batch_predicate(actor: Staff) -> ColumnElement[bool]:
+    # An import batch is seen by whoever sees its store.
+    return ImportBatch.store_id.in_(select(Store.id).where(_store_predicate(actor)))
+
+
+def _car_model_predicate(actor: Staff) -> ColumnElement[bool]:
+    return CarModel.group_id == actor.group_id
+
+
 PREDICATES: dict[type, Callable[[Staff], ColumnElement[bool]]] = {
+    ImportBatch: _import_batch_predicate,
+    CarModel: _car_model_predicate,
     Store: _store_predicate,
     Staff: _staff_predicate,
     Team: _team_predicate,

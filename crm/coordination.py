@@ -7,6 +7,7 @@ production every web worker and the jobs process share Redis.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import lru_cache
@@ -65,3 +66,58 @@ def lock(redis_url: str, name: str, timeout: float = 10, wait: float = 15) -> It
         yield
     finally:
         local.release()
+
+
+PROGRESS_TTL_SECONDS = 3600
+
+
+class ProgressBoard:
+    """Where a long request (a spreadsheet import) posts how far it got, for another request
+    (the browser polling) to read: Redis when configured, so any web worker can answer the
+    poll; this process's memory otherwise (embedded mode). Entries expire after an hour."""
+
+    def __init__(self, client: redis.Redis | None):
+        self._client = client
+
+    def set(self, key: str, done: int, total: int, phase: str) -> None:
+        entry = {"done": done, "total": total, "phase": phase}
+        if self._client is not None:
+            name = f"{KEY_PREFIX}:progress:{key}"
+            pipeline = self._client.pipeline()
+            pipeline.hset(name, mapping=entry)
+            pipeline.expire(name, PROGRESS_TTL_SECONDS)
+            pipeline.execute()
+            return
+        now = time.monotonic()
+        with _memory_progress_guard:
+            for stale in [
+                k for k, (at, _) in _memory_progress.items() if now - at > PROGRESS_TTL_SECONDS
+            ]:
+                del _memory_progress[stale]
+            _memory_progress[key] = (now, entry)
+
+    def get(self, key: str) -> dict | None:
+        """``{"done": int, "total": int, "phase": str}``, or ``None`` when nothing was posted."""
+        if self._client is not None:
+            raw = self._client.hgetall(f"{KEY_PREFIX}:progress:{key}")
+            if not raw:
+                return None
+            entry = {k.decode(): v.decode() for k, v in raw.items()}
+            return {
+                "done": int(entry.get("done", 0)),
+                "total": int(entry.get("total", 0)),
+                "phase": entry.get("phase", ""),
+            }
+        with _memory_progress_guard:
+            held = _memory_progress.get(key)
+        if held is None or time.monotonic() - held[0] > PROGRESS_TTL_SECONDS:
+            return None
+        return dict(held[1])
+
+
+_memory_progress: dict[str, tuple[float, dict]] = {}
+_memory_progress_guard = threading.Lock()
+
+
+def progress_board(redis_url: str) -> ProgressBoard:
+    return ProgressBoard(redis_client(redis_url) if redis_url else None)

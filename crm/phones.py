@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 from crm.errors import ValidationError
 
 DEFAULT_REGION = "CN"
+
+# Fast path for the common case, a Chinese mobile number: a full parse costs about 10 µs, which
+# is half a second of a 50,000-row import. The pattern is phonenumbers' own, so the fast path
+# accepts exactly the numbers the full parse would call valid CN mobiles.
+_CN_MOBILE = re.compile(
+    phonenumbers.PhoneMetadata.metadata_for_region(DEFAULT_REGION).mobile.national_number_pattern
+)
+_CN_MOBILE_PREFIXES = ("+86", "0086", "86")
+_SEPARATORS = str.maketrans("", "", " -")
+
+
+def _cn_mobile(text: str) -> str | None:
+    """``+86…`` when ``text`` is plainly a valid CN mobile (11 digits, optionally after +86,
+    86 or 0086, spaces and dashes allowed); ``None`` to leave it to the full parse."""
+    digits = text.translate(_SEPARATORS)
+    if len(digits) != 11:
+        for prefix in _CN_MOBILE_PREFIXES:
+            if digits.startswith(prefix) and len(digits) == 11 + len(prefix):
+                digits = digits[len(prefix) :]
+                break
+        else:
+            return None
+    if digits.isascii() and digits.isdigit() and _CN_MOBILE.fullmatch(digits):
+        return "+86" + digits
+    return None
 
 
 def normalise(raw: str | None, field: str = "phone") -> str:
@@ -14,6 +41,14 @@ def normalise(raw: str | None, field: str = "phone") -> str:
     text = (raw or "").strip()
     if not text:
         raise ValidationError("请填写手机号", field)
+    fast = _cn_mobile(text)
+    if fast is not None:
+        return fast
+    return _parse(text, field)
+
+
+def _parse(text: str, field: str) -> str:
+    """The full phonenumbers parse: any format, any country."""
     try:
         number = phonenumbers.parse(text, DEFAULT_REGION)
     except phonenumbers.NumberParseException as exc:

@@ -3,8 +3,10 @@ served by gunicorn in a subprocess with its own fresh database (SQLite, or Postg
 DATABASE_URL says so).
 
 A group admin logs in, opens a store and adds a salesperson to it; a duplicate store code is
-refused beside the field and nothing is created. The staff H5 log-in fits a phone screen. The
-run also saves a screenshot of the console to ``test-artifacts/console.png``.
+refused beside the field and nothing is created. The staff H5 log-in fits a phone screen. On a
+375 px phone a salesperson claims a pool lead by logging a follow-up and sees the work-bench
+change, while the lead leaves a colleague's pool. The run also saves screenshots of the console
+and the work-bench to ``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
@@ -28,6 +32,9 @@ pytestmark = pytest.mark.browser
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = PROJECT_ROOT / "test-artifacts" / "console.png"
+WORKBENCH_SCREENSHOT = PROJECT_ROOT / "test-artifacts" / "h5-workbench.png"
+PHONE_VIEWPORT = {"width": 375, "height": 667}
+BEIJING = ZoneInfo("Asia/Shanghai")
 BIN = Path(sys.executable).parent  # the virtualenv's bin/: flask and gunicorn live beside python
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -353,3 +360,114 @@ def test_a_staff_invitation_scanned_in_the_sandbox_shows_the_reply_on_the_new_ph
     expect(page).to_have_url(re.compile(r"/sandbox/$"))
     phone = page.locator("section.phone", has_text="周顾问")
     expect(phone).to_contain_text("绑定成功：欢迎您，周顾问。员工身份已绑定")
+
+
+# --- the salesperson's phone -----------------------------------------------------------------
+
+
+def add_staff(page: Page, name: str, phone: str, role: str, store: str) -> None:
+    page.goto("/console/staff/new")
+    fill_form(page, name=name, phone=phone)
+    page.locator("main form select[name=role]").select_option(role)
+    page.locator("main form select[name=store_id]").select_option(label=store)
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator(".flash")).to_have_text(f"已添加员工：{name}")
+
+
+def phone_context(browser, server_url):
+    return browser.new_context(
+        base_url=server_url, viewport=PHONE_VIEWPORT, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+
+
+def enter_h5(phone: Page, staff_phone: str) -> None:
+    """The sandbox log-in of the staff H5 pages: the phone number stands in for WeChat."""
+    phone.goto("/h5/login")
+    phone.locator("#phone").fill(staff_phone)
+    phone.get_by_role("button", name="进入工作台").click()
+    expect(phone).to_have_url(re.compile(r"/h5/$"))
+
+
+def assert_fits_the_phone(phone: Page) -> None:
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE_VIEWPORT["width"]
+
+
+def later_today(minutes: int = 15) -> str:
+    """A ``datetime-local`` value later today on a Beijing wall clock (waiting past midnight
+    when today has no room left, so the follow-up is due today)."""
+    now = datetime.now(BEIJING)
+    if (now + timedelta(minutes=minutes)).date() != now.date():
+        time.sleep(
+            (timedelta(days=1) - (now - now.replace(hour=0, minute=0, second=0))).seconds + 2
+        )
+        now = datetime.now(BEIJING)
+    return (now + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_salesperson_claims_a_pool_lead_on_a_phone_and_the_workbench_updates(
+    browser, server_url, page
+):
+    log_in(page)
+    create_store(page, code="SZ01", name="苏州园区店")
+    add_staff(page, "陈销售", "13900000041", "salesperson", "苏州园区店")
+    add_staff(page, "林销售", "13900000042", "salesperson", "苏州园区店")
+
+    prospect_context = phone_context(browser, server_url)
+    mine_context = phone_context(browser, server_url)
+    colleague_context = phone_context(browser, server_url)
+    try:
+        # Two prospects leave their numbers through the store's public enquiry form: the pool.
+        prospect = prospect_context.new_page()
+        for name, number in (("吴女士", "13900000051"), ("郑先生", "13900000052")):
+            prospect.goto("/m/enquiry/SZ01")
+            prospect.locator("form [name=name]").fill(name)
+            prospect.locator("form [name=phone]").fill(number)
+            prospect.get_by_label("同意门店就购车事宜与我联系").check()
+            prospect.get_by_role("button", name="提交").click()
+            expect(prospect.locator(".weui-msg__title")).to_have_text("已收到，顾问将尽快与您联系")
+
+        colleague = colleague_context.new_page()
+        enter_h5(colleague, "13900000042")
+        colleague.goto("/h5/pool")
+        expect(colleague.locator(".pool-list")).to_contain_text("吴女士")
+
+        mine = mine_context.new_page()
+        enter_h5(mine, "13900000041")
+        expect(mine.locator("[data-class=intent]")).to_have_text("0")
+        expect(mine.locator(".pool-link")).to_contain_text("客户池：2 条待认领")
+        expect(mine.locator("#due-today")).to_contain_text("今天没有计划中的跟进")
+        assert_fits_the_phone(mine)
+
+        mine.locator("nav.tabbar").get_by_role("link", name="客户池").click()
+        expect(mine).to_have_url(re.compile(r"/h5/pool$"))
+        assert_fits_the_phone(mine)
+        mine.locator(".pool-list a", has_text="吴女士").click()
+        expect(mine.locator("h2")).to_contain_text("跟进认领：吴女士")
+        expect(mine.locator("textarea[name=content]")).to_be_focused()
+        expect(mine.locator(".class-hint")).to_contain_text("系统建议：潜在（每周1次）")
+        assert_fits_the_phone(mine)
+
+        mine.get_by_role("radio", name="微信").check()
+        mine.locator("textarea[name=content]").fill("微信沟通：想买家用SUV，一个月内提车")
+        mine.locator("input[name=next_step]").fill("邀约周六到店试驾")
+        mine.locator("input[name=next_step_at]").fill(later_today())
+        mine.locator("select[name=purchase_timeframe]").select_option(label="一个月内")
+        mine.get_by_role("button", name="认领并保存").click()
+
+        expect(mine).to_have_url(re.compile(r"/h5/$"))
+        expect(mine.locator(".toast")).to_contain_text("已认领，已记录跟进")
+        expect(mine.locator("#due-today")).to_contain_text("吴女士")
+        expect(mine.locator("#due-today [data-count=today]")).to_have_text("1")
+        expect(mine.locator("[data-class=intent]")).to_have_text("1")
+        expect(mine.locator(".pool-link")).to_contain_text("客户池：1 条待认领")
+        assert_fits_the_phone(mine)
+        WORKBENCH_SCREENSHOT.parent.mkdir(exist_ok=True)
+        mine.screenshot(path=str(WORKBENCH_SCREENSHOT))
+
+        colleague.reload()
+        expect(colleague.locator(".pool-list")).to_contain_text("郑先生")
+        expect(colleague.locator(".pool-list")).not_to_contain_text("吴女士")
+    finally:
+        prospect_context.close()
+        mine_context.close()
+        colleague_context.close()

@@ -211,3 +211,37 @@ def test_customer_list_masks_phone_numbers(client, org):
     national = org.customer_a1.phone[3:]
     assert f"{national[:3]}****{national[-4:]}" in page
     assert national not in page
+
+
+def test_leaving_staff_page_offers_colleagues_to_take_over_the_leads(client, org):
+    login(client, org.store_admin_a)
+    page = client.get(f"/console/staff/{org.sales_a1.id}").get_data(as_text=True)
+    assert "线索移交给" in page
+    assert f'<option value="{org.sales_a2.id}">销售A2' in page
+    assert "销售B" not in page  # another store's salesperson cannot take them
+
+
+def test_leaving_with_a_named_colleague_hands_over_the_leads(client, org, session):
+    login(client, org.store_admin_a)
+    response = client.post(
+        f"/console/staff/{org.sales_a1.id}/leave",
+        data={"hand_to": str(org.sales_a2.id)},
+        follow_redirects=True,
+    )
+    assert "1 条线索已移交指定同事" in response.get_data(as_text=True)
+    session.refresh(org.lead_a1)
+    assert org.lead_a1.owner_id == org.sales_a2.id
+
+
+def test_leaving_with_a_non_sales_colleague_as_receiver_changes_nothing(client, org, session):
+    login(client, org.store_admin_a)
+    response = client.post(
+        f"/console/staff/{org.sales_a1.id}/leave",
+        data={"hand_to": str(org.advisor_a.id)},
+        follow_redirects=True,
+    )
+    assert "请选择同店在职的销售顾问接手" in response.get_data(as_text=True)
+    session.refresh(org.sales_a1)
+    session.refresh(org.lead_a1)
+    assert org.sales_a1.active is True
+    assert org.lead_a1.owner_id == org.sales_a1.id

@@ -20,6 +20,13 @@ class ImportStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+IMPORT_STATUS_LABELS = {
+    ImportStatus.CHECKED: "已检查，待导入",
+    ImportStatus.IMPORTED: "已导入",
+    ImportStatus.CANCELLED: "已取消",
+}
+
+
 class ImportBatch(db.Model):
     __tablename__ = "import_batches"
 
@@ -34,12 +41,17 @@ class ImportBatch(db.Model):
     # [{"row": 7, "column": "手机", "reason": "手机号格式不正确"}, ...] - never the values.
     errors: Mapped[list] = mapped_column(JSON, default=list)
     # The uploaded file (base64), encrypted like all personal data; dropped once imported.
-    content: Mapped[str | None] = mapped_column(EncryptedText)
+    # Deferred: only reading it back for the import needs it, and it can be megabytes.
+    content: Mapped[str | None] = mapped_column(EncryptedText, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     store = relationship("Store")
     created_by = relationship("Staff")
+
+    @property
+    def status_label(self) -> str:
+        return IMPORT_STATUS_LABELS[ImportStatus(self.status)]
 
     @property
     def bad_rows(self) -> int:

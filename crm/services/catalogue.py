@@ -1,11 +1,21 @@
-"""The car models a group sells (leads name one; imports are checked against the list)."""
+"""The car models a group sells: one list for all its stores. Leads name one of the active
+models, and spreadsheet imports are checked against the list (PRODUCT "The customer pool").
+
+A model is never deleted, only deactivated: leads and test drives keep naming it.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm.models import CarModel
+from crm import access
+from crm.errors import ValidationError
+from crm.models import CarModel, Staff
+
+NAME_MAX = 50
 
 
 def active_model_names(session: Session, group_id: int) -> set[str]:
@@ -14,3 +24,41 @@ def active_model_names(session: Session, group_id: int) -> set[str]:
             select(CarModel.name).where(CarModel.group_id == group_id, CarModel.active.is_(True))
         )
     )
+
+
+def list_models(session: Session, actor: Staff) -> list[CarModel]:
+    """The group's models, active ones first, then by name."""
+    return list(
+        session.scalars(
+            access.scope(select(CarModel), actor).order_by(CarModel.active.desc(), CarModel.name)
+        )
+    )
+
+
+def add_model(session: Session, actor: Staff, name: str, now: datetime) -> CarModel:
+    access.require(actor, "catalogue.edit")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("请填写车型名称", "name")
+    if len(name) > NAME_MAX:
+        raise ValidationError(f"车型名称不能超过{NAME_MAX}个字", "name")
+    taken = session.scalar(
+        select(CarModel).where(
+            CarModel.group_id == actor.group_id, func.lower(CarModel.name) == name.lower()
+        )
+    )
+    if taken is not None:
+        state = "" if taken.active else "（已停售，可重新启用）"
+        raise ValidationError(f"车型“{taken.name}”已存在{state}", "name")
+    model = CarModel(group_id=actor.group_id, name=name, active=True, created_at=now)
+    session.add(model)
+    session.commit()
+    return model
+
+
+def set_model_active(session: Session, actor: Staff, model_id: int, active: bool) -> CarModel:
+    """Stop or resume selling a model; existing leads keep its name either way."""
+    model = access.get_or_404(CarModel, model_id, actor, "catalogue.edit")
+    model.active = active
+    session.commit()
+    return model

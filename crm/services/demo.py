@@ -13,6 +13,7 @@ from werkzeug.security import generate_password_hash
 
 from crm import vin
 from crm.models import (
+    CarModel,
     Channel,
     Communication,
     Consent,
@@ -121,6 +122,13 @@ def seed(session: Session, now: datetime, customers: int = 200, seed_value: int 
     group = session.scalar(select(Group).order_by(Group.id)) or Group(name="浙江远航汽车集团")
     session.add(group)
     session.flush()
+    # The models on sale: the same names the demo's vehicles and leads use.
+    listed = set(session.scalars(select(CarModel.name).where(CarModel.group_id == group.id)))
+    session.add_all(
+        CarModel(group_id=group.id, name=name, created_at=now)
+        for name in MODELS
+        if name not in listed
+    )
     admin = _staff(session, rng, used_phones, group, None, None, Role.GROUP_ADMIN, now)
     result.logins.append((admin.role_label, "集团", admin.name, admin.phone))
 

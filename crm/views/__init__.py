@@ -12,13 +12,28 @@ from crm.models import Staff
 
 
 def register(app: Flask) -> None:
-    from crm.views import api, console, main, member_h5, sandbox, staff_h5
+    from crm.views import (
+        api,
+        console,
+        console_catalogue,
+        console_imports,
+        enquiry,
+        main,
+        member_h5,
+        sandbox,
+        staff_h5,
+        staff_leads,
+    )
     from wechat import callback as wechat_callback
     from wechat import jssdk
 
     app.register_blueprint(main.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(console_imports.bp)
+    app.register_blueprint(console_catalogue.bp)
     app.register_blueprint(staff_h5.bp)
+    app.register_blueprint(staff_leads.bp)
+    app.register_blueprint(enquiry.bp)
     app.register_blueprint(member_h5.bp)
     app.register_blueprint(sandbox.bp)
     app.register_blueprint(api.bp)
@@ -28,6 +43,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(phones.masked, "masked_phone")
     app.add_template_filter(lambda fen: f"¥{fen / 100:,.2f}", "yuan")
     app.add_template_filter(lambda t: clock.local(t).strftime("%Y-%m-%d %H:%M"), "local_time")
+    app.add_template_filter(lambda t: clock.local(t).strftime("%m-%d %H:%M"), "local_short")
+    app.add_template_filter(lambda t: clock.local(t).strftime("%H:%M"), "local_clock")
 
     app.add_template_global(_page_url, "page_url")
 

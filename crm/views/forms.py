@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import request
+
+from crm import clock
+from crm.errors import ValidationError
+
+LOCAL_INPUT_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
 
 
 def form_values(names: tuple[str, ...]) -> dict[str, str]:
@@ -15,3 +22,24 @@ def int_arg(name: str, default: int | None = None) -> int | None:
     """A positive integer query argument; anything else is the default."""
     raw = request.args.get(name, "")
     return int(raw) if raw.isdigit() and int(raw) > 0 else default
+
+
+def local_datetime(value: str, field: str) -> datetime | None:
+    """A ``datetime-local`` input, a Beijing wall-clock time, as an aware UTC instant.
+
+    Empty is None; anything unreadable is a ValidationError naming ``field``.
+    """
+    if not value:
+        return None
+    for layout in LOCAL_INPUT_FORMATS:
+        try:
+            wall = datetime.strptime(value, layout)
+        except ValueError:
+            continue
+        return wall.replace(tzinfo=clock.BUSINESS_TZ).astimezone(UTC)
+    raise ValidationError("时间格式不正确，请重新选择", field)
+
+
+def local_input(instant: datetime | None) -> str:
+    """An instant as the value of a ``datetime-local`` input (Beijing wall clock)."""
+    return clock.local(instant).strftime("%Y-%m-%dT%H:%M") if instant else ""

@@ -1,0 +1,41 @@
+"""Console: the car models the group sells (group admin). Leads and imports pick from it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from crm import access, clock
+from crm.errors import ValidationError
+from crm.extensions import db
+from crm.services import catalogue
+from crm.views.forms import form_values
+
+bp = Blueprint("console_catalogue", __name__, url_prefix="/console/car-models")
+
+
+@bp.route("", methods=["GET", "POST"])
+@login_required
+def car_models():
+    access.require(current_user, "catalogue.edit")
+    values, errors = form_values(("name",)), {}
+    if request.method == "POST":
+        try:
+            model = catalogue.add_model(db.session, current_user, values["name"], clock.now())
+        except ValidationError as error:
+            errors[error.field] = error.message
+        else:
+            flash(f"已添加车型：{model.name}")
+            return redirect(url_for("console_catalogue.car_models"))
+    models = catalogue.list_models(db.session, current_user)
+    page = render_template("console/car_models.html", models=models, values=values, errors=errors)
+    return page, 400 if errors else 200
+
+
+@bp.post("/<int:model_id>/active")
+@login_required
+def car_model_active(model_id: int):
+    active = request.form.get("active") == "1"
+    model = catalogue.set_model_active(db.session, current_user, model_id, active)
+    flash(f"车型“{model.name}”已{'恢复在售' if active else '停售'}")
+    return redirect(url_for("console_catalogue.car_models"))
