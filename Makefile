@@ -34,4 +34,4 @@ demo: install
 	@echo "starting the jobs process and the web server on http://$(HOST):$(PORT)"
 	@bash -c 'set -m; $(FLASK) jobs run & jobs_pid=$$!; \
 	  trap "kill $$jobs_pid 2>/dev/null" EXIT INT TERM; \
-	  $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - app:app'
+	  $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --timeout 120 --access-logfile - app:app'

@@ -21,16 +21,21 @@ from crm.models import (
     Group,
     Lead,
     LeadClass,
+    LeadMove,
     LeadSource,
     LeadStatus,
+    MoveReason,
+    PurchaseTimeframe,
     Role,
     ServiceKind,
     ServiceOrder,
     Staff,
     Store,
     Team,
+    TestDrive,
     Vehicle,
 )
+from crm.services import lead_classes
 from crm.services.identity import phone_index
 
 DEMO_PASSWORD = "demo12345"
@@ -192,11 +197,12 @@ def seed(session: Session, now: datetime, customers: int = 200, seed_value: int 
             rng,
             store,
             salespeople[store.id],
-            classes[number % len(classes)],
+            classes[(number // len(stores)) % len(classes)],
             used_phones,
             now,
             result,
             in_pool=number % 5 == 0,
+            state={1: "fresh", 2: "nearly_stale"}.get(number % 7, ""),
         )
     session.commit()
     return result
@@ -305,15 +311,34 @@ def _next_anniversary(start: date, today: date) -> date:
     return start.replace(year=year, day=min(start.day, 28))
 
 
+_TIMEFRAME_OF = {
+    LeadClass.POTENTIAL: PurchaseTimeframe.UNKNOWN,
+    LeadClass.INTENT: PurchaseTimeframe.WITHIN_QUARTER,
+    LeadClass.KEY: PurchaseTimeframe.WITHIN_MONTH,
+    LeadClass.DORMANT: PurchaseTimeframe.LATER,
+}
+_TOUCHES = {LeadClass.POTENTIAL: 1, LeadClass.INTENT: 2, LeadClass.KEY: 4, LeadClass.DORMANT: 1}
+
+
 def _seed_lead(
-    session, rng, store, sellers, lead_class, used_phones, now, result, in_pool: bool
+    session, rng, store, sellers, lead_class, used_phones, now, result, in_pool: bool, state: str
 ) -> None:
+    """One lead in a state the work-bench shows: fresh and not yet called, followed up and due
+    (some overdue, some today), with a test drive booked today, or dormant in the pool."""
     phone = _phone(rng, used_phones)
     dormant = lead_class == LeadClass.DORMANT
     # Dormant leads had no interaction for 6 months and wait in the pool to be woken.
-    age = rng.randint(200, 300) if dormant else rng.randint(0, 25)
-    created = now - timedelta(days=age, hours=rng.randint(0, 23))
+    if dormant:
+        age_hours = rng.randint(200 * 24, 300 * 24)
+    elif state == "fresh":
+        age_hours = rng.randint(0, 2)
+    elif state == "nearly_stale":
+        age_hours = rng.randint(28 * 24, 29 * 24)
+    else:
+        age_hours = rng.randint(3, 25 * 24)
+    created = now - timedelta(hours=age_hours)
     owner = None if in_pool or dormant else rng.choice(sellers)
+    source = rng.choice(list(LeadSource))
     lead = Lead(
         store_id=store.id,
         owner_id=owner.id if owner else None,
@@ -322,8 +347,11 @@ def _seed_lead(
         phone_index=phone_index(phone),
         lead_class=lead_class.value,
         status=LeadStatus.OPEN.value,
-        source=rng.choice(list(LeadSource)).value,
+        source=source.value,
+        referrer=_name(rng) if source == LeadSource.REFERRAL else "",
         model_of_interest=rng.choice(MODELS),
+        purchase_timeframe=_TIMEFRAME_OF[lead_class].value,
+        quoted=lead_class in (LeadClass.INTENT, LeadClass.KEY),
         created_at=created,
         claimed_at=created if owner else None,
         last_contact_at=created + timedelta(days=20) if dormant else None,
@@ -331,24 +359,52 @@ def _seed_lead(
     session.add(lead)
     session.flush()
     result.leads += 1
+    session.add(
+        LeadMove(
+            lead_id=lead.id,
+            to_owner_id=lead.owner_id,
+            reason=MoveReason.CREATED.value,
+            moved_at=created,
+        )
+    )
     if owner is None:
         return
-    touches = {LeadClass.POTENTIAL: 1, LeadClass.INTENT: 2, LeadClass.KEY: 4, LeadClass.DORMANT: 1}
+    if age_hours < 3:
+        # A fresh lead still waiting for its first call (red after an hour).
+        lead.due_at = lead_classes.due_at(lead.lead_class, None, None, created)
+        return
     when = created
-    for _ in range(touches[lead_class]):
-        when = min(now, when + timedelta(hours=rng.randint(1, 72)))
+    next_step_at = None
+    for _ in range(_TOUCHES[lead_class]):
+        # A nearly stale lead was only touched right after it came in.
+        gap = rng.randint(1, 3) if state == "nearly_stale" else rng.randint(1, 72)
+        when = min(now, when + timedelta(hours=gap))
+        next_step_at = when + timedelta(days=rng.randint(1, 4))
         session.add(
             Communication(
                 lead_id=lead.id,
                 staff_id=owner.id,
                 channel=rng.choice(list(Channel)).value,
                 content="沟通购车需求与预算",
+                concerns=rng.choice(["", "担心油耗", "价格偏高", "等新款"]),
                 next_step="邀约到店试驾",
-                next_step_at=when + timedelta(days=3),
+                next_step_at=next_step_at,
+                lead_class=lead.lead_class,
                 occurred_at=when,
             )
         )
     lead.last_contact_at = when
+    lead.due_at = lead_classes.due_at(lead.lead_class, when, next_step_at, created)
+    if lead_class in (LeadClass.INTENT, LeadClass.KEY) and rng.random() < 0.3:
+        session.add(
+            TestDrive(
+                lead_id=lead.id,
+                staff_id=owner.id,
+                scheduled_at=now + timedelta(hours=rng.randint(1, 6)),
+                car=f"{lead.model_of_interest} 试驾车",
+                created_at=when,
+            )
+        )
 
 
 def existing_logins(session: Session) -> SeedResult:
