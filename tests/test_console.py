@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from crm import create_app
+from crm import clock, create_app
 from crm.models import Staff, Store
 from tests import factories as f
 from tests.conftest import app_config, login
@@ -245,3 +246,17 @@ def test_leaving_with_a_non_sales_colleague_as_receiver_changes_nothing(client, 
     session.refresh(org.lead_a1)
     assert org.sales_a1.active is True
     assert org.lead_a1.owner_id == org.sales_a1.id
+
+
+def test_customer_page_shows_every_contact_newest_first(client, org, session):
+    lead = f.LeadFactory(store=org.store_a, owner=org.sales_a1, customer_id=org.customer_a1.id)
+    f.CommunicationFactory(
+        lead=lead, content="第一次电话", occurred_at=clock.now() - timedelta(days=2)
+    )
+    f.CommunicationFactory(
+        lead=lead, content="到店看车", occurred_at=clock.now() - timedelta(days=1)
+    )
+    login(client, org.store_admin_a)
+    page = client.get(f"/console/customers/{org.customer_a1.id}").get_data(as_text=True)
+    assert "沟通记录" in page
+    assert page.index("到店看车") < page.index("第一次电话")

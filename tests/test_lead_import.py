@@ -28,7 +28,7 @@ from crm.models import (
     LeadStatus,
     PurchaseTimeframe,
 )
-from crm.services import catalogue, lead_import
+from crm.services import catalogue, lead_import, lead_rows_writer
 from crm.services.identity import phone_index
 from tests import factories as f
 from tests.conftest import FROZEN_AT, login
@@ -517,13 +517,13 @@ def test_a_cancelled_batch_drops_the_file_and_cannot_be_committed(session, org, 
 def test_a_failure_while_writing_leaves_no_lead_behind(session, org, models, monkeypatch):
     checked = run_import(session, org.store_admin_a, org.store_a, [GOOD_1, GOOD_2], dry_run=True)
     before = count_leads(session, org.store_a)
-    original = lead_import._insert_leads
+    original = lead_rows_writer.insert_leads
 
     def insert_then_fail(*args, **kwargs):
         original(*args, **kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(lead_import, "_insert_leads", insert_then_fail)
+    monkeypatch.setattr(lead_rows_writer, "insert_leads", insert_then_fail)
     with pytest.raises(RuntimeError):
         lead_import.commit(session, org.store_admin_a, checked.id, FROZEN_AT, good_rows_only=False)
 

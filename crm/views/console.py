@@ -14,7 +14,7 @@ from crm import access, clock
 from crm.errors import ValidationError
 from crm.extensions import db, limiter
 from crm.models import ROLE_LABELS, Customer, Group, Lead, LeadStatus, Role, Staff, Store, Team
-from crm.services import auth, auto_replies, org
+from crm.services import auth, auto_replies, org, timeline
 from crm.views import invitations
 from crm.views.forms import form_values, int_arg
 
@@ -353,8 +353,8 @@ def customers():
 @bp.get("/customers/<int:customer_id>")
 @login_required
 def customer_detail(customer_id: int):
-    customer = access.get_or_404(Customer, customer_id, current_user)
-    return render_template("console/customer_detail.html", customer=customer)
+    customer, entries = timeline.for_customer(db.session, current_user, customer_id)
+    return render_template("console/customer_detail.html", customer=customer, entries=entries)
 
 
 @bp.post("/customers/<int:customer_id>/invitation")
