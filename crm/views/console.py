@@ -16,7 +16,7 @@ from crm.extensions import db, limiter
 from crm.models import ROLE_LABELS, Customer, Group, Lead, LeadStatus, Role, Staff, Store, Team
 from crm.services import auth, auto_replies, org, timeline
 from crm.views import invitations
-from crm.views.forms import form_values, int_arg
+from crm.views.forms import form_page, form_values, int_arg
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 PER_PAGE = 20
@@ -38,8 +38,7 @@ def login():
         else:
             login_user(staff)
             return redirect(_safe_next() or url_for("console.dashboard"))
-    status = 400 if errors else 200
-    return render_template("console/login.html", values=values, errors=errors), status
+    return form_page("console/login.html", errors, values=values)
 
 
 def _safe_next() -> str | None:
@@ -91,9 +90,7 @@ def group():
             flash("集团信息已保存")
             return redirect(url_for("console.group"))
     values = form_values(("name",)) if errors else {"name": record.name}
-    return render_template(
-        "console/group.html", values=values, errors=errors
-    ), 400 if errors else 200
+    return form_page("console/group.html", errors, values=values)
 
 
 # --- WeChat auto-replies -------------------------------------------------------------------
@@ -114,8 +111,7 @@ def auto_replies_page():
             flash(f"已添加关键词：{rule.keyword}")
             return redirect(url_for("console.auto_replies_page"))
     rules = auto_replies.list_all(db.session, current_user)
-    page = render_template("console/auto_replies.html", rules=rules, values=values, errors=errors)
-    return page, 400 if errors else 200
+    return form_page("console/auto_replies.html", errors, rules=rules, values=values)
 
 
 @bp.post("/auto-replies/<int:rule_id>/active")
@@ -372,8 +368,7 @@ def _stores_in_scope() -> list[Store]:
 
 
 def _form(template: str, values: dict, errors: dict, **context):
-    page = render_template(template, values=values, errors=errors, **context)
-    return page, 400 if errors else 200
+    return form_page(template, errors, values=values, **context)
 
 
 def _staff_form(values: dict, errors: dict, staff: Staff | None):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from crm import access, clock
 from crm.errors import ValidationError
 from crm.extensions import db
 from crm.services import catalogue
-from crm.views.forms import form_values
+from crm.views.forms import form_page, form_values
 
 bp = Blueprint("console_catalogue", __name__, url_prefix="/console/car-models")
 
@@ -28,8 +28,7 @@ def car_models():
             flash(f"已添加车型：{model.name}")
             return redirect(url_for("console_catalogue.car_models"))
     models = catalogue.list_models(db.session, current_user)
-    page = render_template("console/car_models.html", models=models, values=values, errors=errors)
-    return page, 400 if errors else 200
+    return form_page("console/car_models.html", errors, models=models, values=values)
 
 
 @bp.post("/<int:model_id>/active")

@@ -10,7 +10,7 @@ from crm import clock
 from crm.errors import ValidationError
 from crm.extensions import db, limiter
 from crm.services import catalogue, enquiry_links
-from crm.views.forms import form_values
+from crm.views.forms import form_page, form_values
 
 bp = Blueprint("enquiry", __name__, url_prefix="/m/enquiry")
 RATE_LIMIT = "10/minute"
@@ -39,13 +39,12 @@ def form(store_code: str):
             errors[error.field or "name"] = error.message
         else:
             return render_template("member/enquiry_done.html", store=store)
-    page = render_template(
+    return form_page(
         "member/enquiry.html",
+        errors,
         store=store,
         ref=ref,
         values=values,
-        errors=errors,
         consent=consent,
         models=sorted(catalogue.active_model_names(db.session, store.group_id)),
     )
-    return page, 400 if errors else 200

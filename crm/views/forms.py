@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import request
+from flask import render_template, request
 
 from crm import clock
 from crm.errors import ValidationError
@@ -43,3 +43,8 @@ def local_datetime(value: str, field: str) -> datetime | None:
 def local_input(instant: datetime | None) -> str:
     """An instant as the value of a ``datetime-local`` input (Beijing wall clock)."""
     return clock.local(instant).strftime("%Y-%m-%dT%H:%M") if instant else ""
+
+
+def form_page(template: str, errors: dict, **context):
+    """A page with a form: HTTP 400 when it shows errors (ARCHITECTURE rule 5), else 200."""
+    return render_template(template, errors=errors, **context), 400 if errors else 200

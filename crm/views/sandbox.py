@@ -14,6 +14,7 @@ from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import BindingInvitation, Customer, Staff
 from crm.services import sandbox_inbox, wechat_identity
+from crm.views.forms import form_page
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 SHOWN = 12
@@ -78,12 +79,11 @@ def phone_login(find_person, enter, people: str, **wording):
             wechat_identity.enter_sandbox(db.session, person, clock.now())
             return enter(person)
     offered = sandbox_inbox.people_to_enter_as(db.session, people) if enabled else []
-    page = render_template(
+    return form_page(
         "h5/sandbox_login.html",
+        errors,
         sandbox=enabled,
         phone=phone,
-        errors=errors,
         offered=offered,
         **wording,
     )
-    return page, 400 if errors else 200

@@ -36,7 +36,7 @@ from crm.models import (
 from crm.services import catalogue, enquiry_links, leads, pool, workbench
 from crm.services.identity import find_staff_by_phone
 from crm.views import invitations, member_h5, wechat_oauth
-from crm.views.forms import form_values, int_arg
+from crm.views.forms import form_page, form_values, int_arg
 
 bp = Blueprint("staff_h5", __name__, url_prefix="/h5")
 PER_PAGE = 20
@@ -96,11 +96,11 @@ def pool_page():
         errors[error.field or "phone"] = error.message
     else:
         page = db.paginate(query, page=int_arg("page", 1), per_page=PER_PAGE, error_out=False)
-    rendered = render_template(
+    return form_page(
         "h5/pool.html",
+        errors,
         page=page,
         values=values,
-        errors=errors,
         now=now,
         models=model_names(),
         sources=LEAD_SOURCE_LABELS,
@@ -108,7 +108,6 @@ def pool_page():
         ages=pool.AGE_LABELS,
         can_claim=access.allowed(current_user, "lead.follow_up"),
     )
-    return rendered, 400 if errors else 200
 
 
 @bp.get("/leads")

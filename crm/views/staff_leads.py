@@ -31,7 +31,7 @@ from crm.models import (
 )
 from crm.services import follow_ups, lead_classes, leads, test_drives, timeline
 from crm.views import staff_h5
-from crm.views.forms import form_values, local_datetime, local_input
+from crm.views.forms import form_page, form_values, local_datetime, local_input
 
 bp = Blueprint("staff_leads", __name__, url_prefix="/h5")
 bp.before_request(staff_h5.require_staff)
@@ -66,11 +66,6 @@ def _required_time(value: str, field: str, missing: str) -> datetime:
 def _visible_lead(lead_id: int) -> Lead | None:
     query = access.scope(select(Lead).where(Lead.id == lead_id), current_user)
     return db.session.scalar(query)
-
-
-def _render(template: str, errors: dict, **context):
-    page = render_template(template, errors=errors, **context)
-    return page, 400 if errors else 200
 
 
 # --- the lead --------------------------------------------------------------------------------
@@ -169,7 +164,7 @@ def follow_up(lead_id: int):
     if values["lead_class"] in ("", values["shown_class"]):
         values["lead_class"] = suggestion.value  # untouched: it follows the suggestion
     values["shown_class"] = suggestion.value
-    return _render(
+    return form_page(
         "h5/follow_up.html",
         errors,
         lead=lead,
@@ -200,7 +195,7 @@ def lead_class(lead_id: int):
             flash(f"级别已调整为：{lead.class_label}")
             return redirect(url_for("staff_leads.lead_detail", lead_id=lead.id))
     suggestion = lead_classes.suggest(leads.evidence(db.session, lead), now)
-    return _render(
+    return form_page(
         "h5/lead_class.html",
         errors,
         lead=lead,
@@ -228,7 +223,9 @@ def archive(lead_id: int):
         else:
             flash(f"已战败归档：{lead.name}（{lead.lost_reason_label}），线索进入休眠池")
             return redirect(url_for("staff_h5.leads_page"))
-    return _render("h5/archive.html", errors, lead=lead, values=values, reasons=LOST_REASON_LABELS)
+    return form_page(
+        "h5/archive.html", errors, lead=lead, values=values, reasons=LOST_REASON_LABELS
+    )
 
 
 # --- test drives -----------------------------------------------------------------------------
@@ -251,7 +248,7 @@ def test_drive_new(lead_id: int):
         else:
             flash(f"已预约试驾：{clock.local(drive.scheduled_at):%m-%d %H:%M} {drive.car}")
             return redirect(url_for("staff_leads.lead_detail", lead_id=lead_id))
-    return _render(
+    return form_page(
         "h5/test_drive_form.html",
         errors,
         lead=lead,
@@ -299,7 +296,7 @@ def test_drive_record(drive_id: int):
         else:
             flash("已记录试驾")
             return redirect(url_for("staff_leads.lead_detail", lead_id=drive.lead_id))
-    return _render(
+    return form_page(
         "h5/test_drive_record.html",
         errors,
         drive=drive,
