@@ -22,10 +22,17 @@ from sqlalchemy.sql.elements import ColumnElement
 from crm.errors import Forbidden, NotFound
 from crm.extensions import db
 from crm.models import (
+    Booking,
+    BookingSlot,
     CarModel,
     Customer,
+    CustomerSegment,
+    Deal,
     ImportBatch,
     Lead,
+    MemberCard,
+    MembershipTier,
+    MileageReading,
     Role,
     ServiceOrder,
     Staff,
@@ -57,6 +64,18 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "lead.import": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
     # The car models on sale are one list for the whole group.
     "catalogue.edit": frozenset({R.GROUP_ADMIN}),
+    # Deals are the salesperson's (the supervisor's for the team); a store admin may cancel.
+    "deal.record": frozenset({R.SALESPERSON, R.SUPERVISOR}),
+    "deal.cancel": frozenset({R.SALESPERSON, R.SUPERVISOR, R.STORE_ADMIN}),
+    # The vehicle archive: completed at delivery, insurance and inspection dates later.
+    "vehicle.edit": frozenset({R.SALESPERSON, R.SUPERVISOR, R.SERVICE_ADVISOR, R.STORE_ADMIN}),
+    # Handing a new customer to after-sales: the store admin, or an advisor taking them on.
+    "advisor.assign": frozenset({R.STORE_ADMIN, R.GROUP_ADMIN, R.SERVICE_ADVISOR}),
+    "service_order.record": frozenset({R.SERVICE_ADVISOR, R.STORE_ADMIN}),
+    "service_order.import": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
+    "booking.manage": frozenset({R.SERVICE_ADVISOR, R.CARE_SPECIALIST, R.STORE_ADMIN}),
+    "membership.configure": frozenset({R.GROUP_ADMIN}),
+    "segment.export": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
 }
 
 SALES_ROLES = frozenset({R.SALESPERSON, R.SUPERVISOR})
@@ -120,14 +139,49 @@ def _lead_predicate(actor: Staff) -> ColumnElement[bool]:
     return false()
 
 
+def _customer_ids(actor: Staff):
+    return select(Customer.id).where(_customer_predicate(actor))
+
+
 def _vehicle_predicate(actor: Staff) -> ColumnElement[bool]:
-    visible_customers = select(Customer.id).where(_customer_predicate(actor))
-    return Vehicle.customer_id.in_(visible_customers)
+    return Vehicle.customer_id.in_(_customer_ids(actor))
 
 
 def _service_order_predicate(actor: Staff) -> ColumnElement[bool]:
     visible_vehicles = select(Vehicle.id).where(_vehicle_predicate(actor))
     return ServiceOrder.vehicle_id.in_(visible_vehicles)
+
+
+def _deal_predicate(actor: Staff) -> ColumnElement[bool]:
+    # A deal is seen with its lead; after delivery also with the customer it made.
+    return or_(
+        Deal.lead_id.in_(select(Lead.id).where(_lead_predicate(actor))),
+        Deal.customer_id.in_(_customer_ids(actor)),
+    )
+
+
+def _mileage_predicate(actor: Staff) -> ColumnElement[bool]:
+    return MileageReading.vehicle_id.in_(select(Vehicle.id).where(_vehicle_predicate(actor)))
+
+
+def _member_card_predicate(actor: Staff) -> ColumnElement[bool]:
+    return MemberCard.customer_id.in_(_customer_ids(actor))
+
+
+def _segment_predicate(actor: Staff) -> ColumnElement[bool]:
+    return CustomerSegment.customer_id.in_(_customer_ids(actor))
+
+
+def _booking_predicate(actor: Staff) -> ColumnElement[bool]:
+    return Booking.customer_id.in_(_customer_ids(actor))
+
+
+def _booking_slot_predicate(actor: Staff) -> ColumnElement[bool]:
+    return BookingSlot.store_id.in_(select(Store.id).where(_store_predicate(actor)))
+
+
+def _membership_tier_predicate(actor: Staff) -> ColumnElement[bool]:
+    return MembershipTier.group_id == actor.group_id
 
 
 def _test_drive_predicate(actor: Staff) -> ColumnElement[bool]:
@@ -154,6 +208,13 @@ PREDICATES: dict[type, Callable[[Staff], ColumnElement[bool]]] = {
     Vehicle: _vehicle_predicate,
     ServiceOrder: _service_order_predicate,
     TestDrive: _test_drive_predicate,
+    Deal: _deal_predicate,
+    MileageReading: _mileage_predicate,
+    MemberCard: _member_card_predicate,
+    CustomerSegment: _segment_predicate,
+    Booking: _booking_predicate,
+    BookingSlot: _booking_slot_predicate,
+    MembershipTier: _membership_tier_predicate,
 }
 
 

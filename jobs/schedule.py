@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crm.services import pool
+from crm.services import handover, pool
 
 
 @dataclass(frozen=True)
@@ -24,4 +24,9 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
     # Daily, early morning Beijing time, before anyone opens the work-bench.
     PeriodicJob("mark_dormant_leads", pool.mark_dormant_leads, "cron", {"hour": 2, "minute": 15}),
     PeriodicJob("wake_dormant_leads", pool.wake_dormant_leads, "cron", {"hour": 2, "minute": 20}),
+    # A delivered customer without an after-sales advisor one working day on alarms the
+    # store admin; every 10 minutes so the alarm is never much later than the deadline.
+    PeriodicJob(
+        "raise_handover_alarms", handover.raise_handover_alarms, "cron", {"minute": "*/10"}
+    ),
 )

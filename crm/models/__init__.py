@@ -1,8 +1,18 @@
 """All models, imported here so Alembic and the app see one metadata."""
 
+from crm.models.booking import BOOKING_STATUS_LABELS, Booking, BookingSlot, BookingStatus
 from crm.models.catalogue import CarModel
 from crm.models.customer import Consent, Customer
+from crm.models.deal import (
+    DEAL_STATUS_LABELS,
+    DEAL_STEP_LABELS,
+    Deal,
+    DealStatus,
+    DealStep,
+    DealStepKind,
+)
 from crm.models.imports import ImportBatch, ImportStatus
+from crm.models.membership import MemberCard, MembershipTier
 from crm.models.org import ROLE_LABELS, Group, Role, Staff, Store, Team
 from crm.models.sales import (
     CHANNEL_LABELS,
@@ -23,8 +33,15 @@ from crm.models.sales import (
     TestDrive,
     TestDriveStatus,
 )
-from crm.models.service import ServiceKind, ServiceOrder
-from crm.models.vehicle import Vehicle
+from crm.models.segment import CustomerSegment
+from crm.models.service import SERVICE_KIND_LABELS, ServiceKind, ServiceOrder
+from crm.models.vehicle import (
+    VEHICLE_USAGE_LABELS,
+    MileageReading,
+    MileageSource,
+    Vehicle,
+    VehicleUsage,
+)
 from crm.models.wechat import (
     AutoReply,
     BindingInvitation,
@@ -35,6 +52,24 @@ from crm.models.wechat import (
 )
 
 __all__ = [
+    "BOOKING_STATUS_LABELS",
+    "DEAL_STATUS_LABELS",
+    "DEAL_STEP_LABELS",
+    "SERVICE_KIND_LABELS",
+    "VEHICLE_USAGE_LABELS",
+    "Booking",
+    "BookingSlot",
+    "BookingStatus",
+    "CustomerSegment",
+    "Deal",
+    "DealStatus",
+    "DealStep",
+    "DealStepKind",
+    "MemberCard",
+    "MembershipTier",
+    "MileageReading",
+    "MileageSource",
+    "VehicleUsage",
     "CHANNEL_LABELS",
     "LOST_REASON_LABELS",
     "PURCHASE_TIMEFRAME_LABELS",

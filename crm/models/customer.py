@@ -31,12 +31,20 @@ class Customer(db.Model):
     birthday: Mapped[date | None] = mapped_column(Date)
     occupation: Mapped[str] = mapped_column(String(50), default="")
     city: Mapped[str] = mapped_column(String(50), default="")
+    hobbies: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    employer: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # Driving licence, completed at delivery (PRODUCT "Deal and handover").
+    licence_no: Mapped[str | None] = mapped_column(EncryptedText)
+    licence_class: Mapped[str] = mapped_column(String(4), default="", server_default="")
+    licence_expiry: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     store = relationship("Store")
     sales_owner = relationship("Staff", foreign_keys=[sales_owner_id])
     advisor = relationship("Staff", foreign_keys=[advisor_id])
     vehicles = relationship("Vehicle", back_populates="customer", order_by="Vehicle.id")
+    member_card = relationship("MemberCard", back_populates="customer", uselist=False)
+    segment = relationship("CustomerSegment", back_populates="customer", uselist=False)
     consents: Mapped[list[Consent]] = relationship(
         back_populates="customer", order_by="Consent.recorded_at"
     )

@@ -33,6 +33,8 @@ class ImportBatch(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # What the rows are: "leads" or "service_orders".
+    kind: Mapped[str] = mapped_column(String(20), default="leads", server_default="leads")
     filename: Mapped[str] = mapped_column(String(200))
     status: Mapped[ImportStatus] = mapped_column(String(10), default=ImportStatus.CHECKED)
     total_rows: Mapped[int] = mapped_column(default=0)

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm import clock
@@ -42,6 +42,11 @@ class Group(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
+    # Membership: 0 keeps a tier for good (cumulative spend); N > 0 counts only the spend of
+    # the last N months, so a tier can drop (PRODUCT "Membership": downgrade configurable).
+    tier_window_months: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Segment thresholds that differ from the defaults in crm.services.segments.
+    segment_settings: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     stores: Mapped[list[Store]] = relationship(back_populates="group", order_by="Store.id")
@@ -59,6 +64,10 @@ class Store(db.Model):
     phone: Mapped[str] = mapped_column(String(20), default="")
     rescue_phone: Mapped[str] = mapped_column(String(20), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The workshop's booking calendar: hourly slots from opens to closes (local hours).
+    booking_capacity: Mapped[int] = mapped_column(default=4, server_default="4")
+    opens_hour: Mapped[int] = mapped_column(default=8, server_default="8")
+    closes_hour: Mapped[int] = mapped_column(default=18, server_default="18")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     group: Mapped[Group] = relationship(back_populates="stores")

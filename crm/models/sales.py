@@ -31,6 +31,7 @@ LEAD_CLASS_LABELS = {
 
 class LeadStatus(StrEnum):
     OPEN = "open"
+    DEAL = "deal"  # a deposit was taken; the deal decides what happens next
     WON = "won"
     LOST = "lost"
 

@@ -45,8 +45,13 @@ class ServiceOrder(db.Model):
     parts: Mapped[str] = mapped_column(Text, default="")
     labour_fen: Mapped[int] = mapped_column(Integer, default=0)
     parts_fen: Mapped[int] = mapped_column(Integer, default=0)
+    # Paid orders count towards the membership tier; None while the bill is open.
+    paid_on: Mapped[date | None] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
 
     vehicle = relationship("Vehicle", back_populates="service_orders")
+    advisor = relationship("Staff", foreign_keys=[advisor_id])
 
     @property
     def total_fen(self) -> int:

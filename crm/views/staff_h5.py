@@ -41,7 +41,12 @@ from crm.views.forms import form_page, form_values, int_arg
 bp = Blueprint("staff_h5", __name__, url_prefix="/h5")
 PER_PAGE = 20
 OPEN_TO_ALL = frozenset({"staff_h5.login", "staff_h5.oauth_return", "staff_h5.logout"})
-STATUS_LABELS = {LeadStatus.OPEN: "跟进中", LeadStatus.WON: "已成交", LeadStatus.LOST: "已战败"}
+STATUS_LABELS = {
+    LeadStatus.OPEN: "跟进中",
+    LeadStatus.DEAL: "已下定",
+    LeadStatus.WON: "已成交",
+    LeadStatus.LOST: "已战败",
+}
 # Sources a salesperson enters by hand (imports come from the console).
 ENTERED_SOURCES = {
     source: label for source, label in LEAD_SOURCE_LABELS.items() if source != LeadSource.IMPORT
