@@ -62,3 +62,30 @@ def set_model_active(session: Session, actor: Staff, model_id: int, active: bool
     model.active = active
     session.commit()
     return model
+
+
+# The brand's maintenance schedule and warranty of a model (issue 7: "the brand interval —
+# configurable per model: months and km"): field -> (label, lowest, highest).
+SCHEDULE_FIELDS = {
+    "first_service_months": ("首保时间（月）", 1, 36),
+    "first_service_km": ("首保里程（公里）", 500, 50_000),
+    "service_interval_months": ("保养间隔（月）", 1, 36),
+    "service_interval_km": ("保养间隔（公里）", 1_000, 100_000),
+    "warranty_months": ("质保期（月）", 6, 240),
+}
+
+
+def set_schedule(session: Session, actor: Staff, model_id: int, values: dict[str, str]) -> CarModel:
+    """Set a model's first service, service interval and warranty; every value is checked
+    before any is changed. Vehicles are replanned as their next order or reading comes in."""
+    model = access.get_or_404(CarModel, model_id, actor, "catalogue.edit")
+    parsed = {}
+    for field, (label, lowest, highest) in SCHEDULE_FIELDS.items():
+        raw = (values.get(field) or "").replace(",", "").strip()
+        if not raw.isdigit() or not lowest <= int(raw) <= highest:
+            raise ValidationError(f"{label}须为{lowest}到{highest}之间的整数", field)
+        parsed[field] = int(raw)
+    for field, value in parsed.items():
+        setattr(model, field, value)
+    session.commit()
+    return model

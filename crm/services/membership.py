@@ -215,6 +215,7 @@ def configure(
     session.get(Group, actor.group_id).tier_window_months = window
     session.flush()
     recompute_group(session, actor.group_id, now)
+    session.commit()
     return tiers(session, actor.group_id)
 
 

@@ -15,12 +15,14 @@ def register(app: Flask) -> None:
     from crm.views import (
         api,
         console,
+        console_aftersales,
         console_catalogue,
         console_imports,
         enquiry,
         main,
         member_h5,
         sandbox,
+        staff_deals,
         staff_h5,
         staff_leads,
     )
@@ -31,8 +33,10 @@ def register(app: Flask) -> None:
     app.register_blueprint(console.bp)
     app.register_blueprint(console_imports.bp)
     app.register_blueprint(console_catalogue.bp)
+    app.register_blueprint(console_aftersales.bp)
     app.register_blueprint(staff_h5.bp)
     app.register_blueprint(staff_leads.bp)
+    app.register_blueprint(staff_deals.bp)
     app.register_blueprint(enquiry.bp)
     app.register_blueprint(member_h5.bp)
     app.register_blueprint(sandbox.bp)

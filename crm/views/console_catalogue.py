@@ -28,7 +28,13 @@ def car_models():
             flash(f"已添加车型：{model.name}")
             return redirect(url_for("console_catalogue.car_models"))
     models = catalogue.list_models(db.session, current_user)
-    return form_page("console/car_models.html", errors, models=models, values=values)
+    return form_page(
+        "console/car_models.html",
+        errors,
+        models=models,
+        values=values,
+        schedule_fields=catalogue.SCHEDULE_FIELDS,
+    )
 
 
 @bp.post("/<int:model_id>/active")
@@ -37,4 +43,17 @@ def car_model_active(model_id: int):
     active = request.form.get("active") == "1"
     model = catalogue.set_model_active(db.session, current_user, model_id, active)
     flash(f"车型“{model.name}”已{'恢复在售' if active else '停售'}")
+    return redirect(url_for("console_catalogue.car_models"))
+
+
+@bp.post("/<int:model_id>/schedule")
+@login_required
+def car_model_schedule(model_id: int):
+    values = form_values(tuple(catalogue.SCHEDULE_FIELDS))
+    try:
+        model = catalogue.set_schedule(db.session, current_user, model_id, values)
+    except ValidationError as error:
+        flash(f"未保存：{error.message}", "error")
+    else:
+        flash(f"已保存“{model.name}”的保养周期和质保期")
     return redirect(url_for("console_catalogue.car_models"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask import render_template, request
 
@@ -48,3 +48,24 @@ def local_input(instant: datetime | None) -> str:
 def form_page(template: str, errors: dict, **context):
     """A page with a form: HTTP 400 when it shows errors (ARCHITECTURE rule 5), else 200."""
     return render_template(template, errors=errors, **context), 400 if errors else 200
+
+
+def local_date(value: str, field: str) -> date | None:
+    """A ``date`` input (YYYY-MM-DD); empty is None, anything else a ValidationError."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("日期格式不正确，请重新选择", field) from None
+
+
+def whole_number(value: str, field: str) -> int | None:
+    """A whole number typed into a form ("12,000" allowed); empty is None."""
+    text = value.replace(",", "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValidationError("请填写整数", field) from None

@@ -29,7 +29,7 @@ from crm.models import (
     TestDrive,
     TestDriveStatus,
 )
-from crm.services import follow_ups, lead_classes, leads, test_drives, timeline
+from crm.services import deals, follow_ups, lead_classes, leads, test_drives, timeline
 from crm.views import staff_h5
 from crm.views.forms import form_page, form_values, local_datetime, local_input
 
@@ -90,12 +90,14 @@ def lead_detail(lead_id: int):
         "book": is_open and mine and access.allowed(me, "test_drive.book"),
         "reclassify": is_open and owned and access.allowed(me, "lead.reclassify"),
         "archive": is_open and owned and access.allowed(me, "lead.archive"),
+        "deposit": is_open and mine and access.allowed(me, "deal.record"),
     }
     return render_template(
         "h5/lead.html",
         lead=lead,
         entries=entries,
         drives=drives,
+        deals=deals.deals_of_lead(db.session, me, lead.id),
         actions=actions,
         mine=mine,
         now=clock.now(),
