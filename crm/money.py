@@ -30,3 +30,8 @@ def parse_yuan(raw: str | None, field: str, *, positive: bool = False) -> int:
     if yuan > MAX_YUAN:
         raise ValidationError("金额过大，请检查", field)
     return int((yuan * FEN_PER_YUAN).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def yuan(fen: int) -> str:
+    """Fen shown to people: "¥12,345.60"."""
+    return f"¥{fen / FEN_PER_YUAN:,.2f}"

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from crm import clock, id_cards
 from crm.models import Customer, Deal, DealStatus, LeadStatus, MembershipTier, Vehicle
-from crm.services import delivery
+from crm.services import delivery, membership
 from tests import factories as f
 from tests.conftest import login
 from tests.test_deals import ID_NUMBER, delivered, delivery_input, paid_deal
@@ -59,7 +59,9 @@ def test_salesperson_takes_a_deposit_from_the_lead_page(client, org, session, fr
     session.refresh(org.lead_a1)
     assert org.lead_a1.status == LeadStatus.DEAL
     lead_page = _text(client.get(f"/h5/leads/{org.lead_a1.id}"))
-    assert f'data-deal="{deal.id}"' in lead_page and "收取定金" not in lead_page
+    assert f'data-deal="{deal.id}"' in lead_page
+    assert f"/h5/leads/{org.lead_a1.id}/deposit" not in lead_page  # one open deal at a time
+    assert "timeline__item_deal" in lead_page  # the deposit is on the lead's timeline
 
 
 def test_negative_deposit_is_shown_beside_its_field(client, org, session, frozen_now):
@@ -224,3 +226,20 @@ def test_car_model_schedule_is_configurable(client, org, session, frozen_now):
     assert "未保存：保养间隔（公里）须为1000到100000之间的整数" in page
     session.refresh(model)
     assert model.service_interval_km == 7500
+
+
+def test_customer_sees_the_member_card_and_the_gap_to_the_next_tier(
+    client, org, session, frozen_now
+):
+    deal = delivered(session, org)
+    customer = session.get(Customer, deal.customer_id)
+    f.ServiceOrderFactory(
+        vehicle=customer.vehicles[0], labour_fen=5_000_000, parts_fen=0, paid_on=clock.today()
+    )
+    membership.recompute(session, customer, clock.now())
+    session.commit()
+    client.post("/m/login", data={"phone": customer.phone})
+    page = _text(client.get("/m/"))
+    assert f'data-card="{customer.member_card.card_no}"' in page
+    assert "银卡会员" in page and "累计消费 ¥50,000.00" in page
+    assert "再消费 ¥50,000.00 升级为金卡会员" in page and "免费洗车" in page

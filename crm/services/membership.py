@@ -224,3 +224,39 @@ def benefits_of(session: Session, card: MemberCard, group_id: int) -> tuple[str,
     group_tiers = tiers(session, group_id)
     tier = next((t for t in group_tiers if t.code == card.tier), None)
     return (tier.name, list(tier.benefits)) if tier else (BASE_TIER_NAME, [])
+
+
+@dataclass(frozen=True)
+class CardView:
+    card_no: str
+    tier_name: str
+    benefits: list[str]
+    spend_fen: int
+    next_tier_name: str  # "" at the top tier
+    next_tier_gap_fen: int  # spend still needed for the next tier
+
+
+def card_view(session: Session, customer: Customer) -> CardView | None:
+    """What the customer sees of their card: tier, benefits, and how far the next tier is."""
+    card = session.scalar(select(MemberCard).where(MemberCard.customer_id == customer.id))
+    if card is None:
+        return None
+    group_tiers = tiers(session, customer.group_id)
+    name, benefits = benefits_of(session, card, customer.group_id)
+    held = _rank(group_tiers, card.tier)
+    following = next(
+        (
+            tier
+            for tier in group_tiers
+            if tier.threshold_fen > card.spend_fen and _rank(group_tiers, tier.code) > held
+        ),
+        None,
+    )
+    return CardView(
+        card_no=card.card_no,
+        tier_name=name,
+        benefits=benefits,
+        spend_fen=card.spend_fen,
+        next_tier_name=following.name if following else "",
+        next_tier_gap_fen=following.threshold_fen - card.spend_fen if following else 0,
+    )

@@ -1,5 +1,6 @@
 """The timeline of every contact with a lead or a customer, by anyone, newest first (issue
-"Sales from the phone": customer detail)."""
+"Sales from the phone": customer detail), with the steps of their deals (PRODUCT "Deal and
+handover")."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from crm import access
-from crm.models import Communication, Customer, Lead, LeadMove, TestDrive
+from crm import access, money
+from crm.models import Communication, Customer, Deal, DealStep, Lead, LeadMove, TestDrive
 
 
 @dataclass(frozen=True)
 class Entry:
     at: datetime
-    kind: str  # "communication", "test_drive", "move"
+    kind: str  # "communication", "test_drive", "move", "deal"
     title: str
     staff_name: str
     lines: list[tuple[str, str]] = field(default_factory=list)  # (label, text), empty skipped
@@ -66,6 +67,21 @@ def _move(move: LeadMove) -> Entry:
     )
 
 
+def _deal_step(step: DealStep) -> Entry:
+    lines = [
+        ("车型", step.deal.model),
+        ("金额", money.yuan(step.amount_fen) if step.amount_fen else ""),
+        ("说明", step.note),
+    ]
+    return Entry(
+        at=step.recorded_at,
+        kind="deal",
+        title=step.kind_label,
+        staff_name=step.staff.name if step.staff else "系统",
+        lines=[(label, text) for label, text in lines if text],
+    )
+
+
 def _entries(session: Session, lead_ids: list[int]) -> list[Entry]:
     if not lead_ids:
         return []
@@ -87,7 +103,14 @@ def _entries(session: Session, lead_ids: list[int]) -> list[Entry]:
             selectinload(LeadMove.moved_by),
         )
     ).all()
+    steps = session.scalars(
+        select(DealStep)
+        .join(Deal)
+        .where(Deal.lead_id.in_(lead_ids))
+        .options(selectinload(DealStep.deal), selectinload(DealStep.staff))
+    ).all()
     entries = [
+        *(_deal_step(step) for step in steps),
         *(_communication(item) for item in communications),
         *(_test_drive(drive) for drive in drives),
         *(_move(move) for move in moves),

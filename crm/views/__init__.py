@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
-from crm import clock, phones
+from crm import clock, money, phones
 from crm.errors import DomainError
 from crm.extensions import db, login_manager
 from crm.models import Staff
@@ -20,8 +20,10 @@ def register(app: Flask) -> None:
         console_imports,
         enquiry,
         main,
+        member_bookings,
         member_h5,
         sandbox,
+        staff_bookings,
         staff_deals,
         staff_h5,
         staff_leads,
@@ -37,15 +39,17 @@ def register(app: Flask) -> None:
     app.register_blueprint(staff_h5.bp)
     app.register_blueprint(staff_leads.bp)
     app.register_blueprint(staff_deals.bp)
+    app.register_blueprint(staff_bookings.bp)
     app.register_blueprint(enquiry.bp)
     app.register_blueprint(member_h5.bp)
+    app.register_blueprint(member_bookings.bp)
     app.register_blueprint(sandbox.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(wechat_callback.bp)
     app.register_blueprint(jssdk.bp)
 
     app.add_template_filter(phones.masked, "masked_phone")
-    app.add_template_filter(lambda fen: f"¥{fen / 100:,.2f}", "yuan")
+    app.add_template_filter(money.yuan, "yuan")
     app.add_template_filter(lambda t: clock.local(t).strftime("%Y-%m-%d %H:%M"), "local_time")
     app.add_template_filter(lambda t: clock.local(t).strftime("%m-%d %H:%M"), "local_short")
     app.add_template_filter(lambda t: clock.local(t).strftime("%H:%M"), "local_clock")

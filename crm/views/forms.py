@@ -45,9 +45,11 @@ def local_input(instant: datetime | None) -> str:
     return clock.local(instant).strftime("%Y-%m-%dT%H:%M") if instant else ""
 
 
-def form_page(template: str, errors: dict, **context):
-    """A page with a form: HTTP 400 when it shows errors (ARCHITECTURE rule 5), else 200."""
-    return render_template(template, errors=errors, **context), 400 if errors else 200
+def form_page(template: str, errors: dict, status: int | None = None, **context):
+    """A page with a form: HTTP 400 when it shows errors (ARCHITECTURE rule 5), else 200,
+    unless ``status`` says otherwise (409 for a conflict)."""
+    rendered = render_template(template, errors=errors, **context)
+    return rendered, status or (400 if errors else 200)
 
 
 def local_date(value: str, field: str) -> date | None:

@@ -8,6 +8,7 @@ from flask import Blueprint, redirect, render_template, session, url_for
 from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import Customer
+from crm.services import membership
 from crm.services.identity import find_customer_by_phone
 from crm.views import wechat_oauth
 
@@ -25,7 +26,8 @@ def home():
     customer = _current_customer()
     if customer is None:
         return redirect(url_for("member_h5.login"))
-    return render_template("member/home.html", customer=customer)
+    card = membership.card_view(db.session, customer)
+    return render_template("member/home.html", customer=customer, card=card)
 
 
 def _member(db_session, phone):
