@@ -8,9 +8,11 @@ from sqlalchemy import func, select, text
 
 from crm.models import (
     Customer,
+    Deal,
     Group,
     Lead,
     LeadClass,
+    MemberCard,
     Role,
     ServiceOrder,
     Staff,
@@ -155,7 +157,13 @@ def test_seed_demo_creates_a_complete_demo_group(cli, session, frozen_now):
         "NB01",
     ]
     customers = session.scalars(select(Customer)).all()
-    assert len(customers) == 20
+    # 20 service customers, and in each store one buyer whose car was delivered today.
+    assert len(customers) == 22
+    assert count(session, MemberCard) == 22
+    deal_states = sorted(session.scalars(select(Deal.status)))
+    assert deal_states == ["delivered", "delivered", "deposit", "deposit", "paid", "paid"]
+    planned = session.scalars(select(Vehicle.next_service_on)).all()
+    assert planned and all(day is not None for day in planned)
     vehicles_per_customer = dict(
         session.execute(select(Vehicle.customer_id, func.count()).group_by(Vehicle.customer_id))
         .tuples()
@@ -175,7 +183,7 @@ def test_seed_demo_stores_customer_phones_encrypted(cli, session, frozen_now):
 
     plaintext = [customer.phone for customer in session.scalars(select(Customer))]
     raw = session.scalars(text("SELECT phone FROM customers")).all()
-    assert len(raw) == len(plaintext) == 20
+    assert len(raw) == len(plaintext) == 22  # 20 service customers and 2 new buyers
     assert all(phone.startswith("+86") for phone in plaintext)
     for stored in raw:
         assert "+86" not in stored

@@ -1,5 +1,6 @@
-"""Demo data: a group with two stores, staff of every role, customers with vehicles and
-service history, and leads in every class. Deterministic (seeded), so demos are repeatable."""
+"""Demo data: a group with two stores, staff of every role, customers with vehicles, service
+history, mileage, maintenance plans and member cards, leads in every class, and deals at each
+step. Deterministic (seeded), so demos are repeatable."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from crm import vin
+from crm import clock, id_cards, vin
 from crm.models import (
     CarModel,
     Channel,
@@ -24,6 +25,9 @@ from crm.models import (
     LeadMove,
     LeadSource,
     LeadStatus,
+    MemberCard,
+    MileageReading,
+    MileageSource,
     MoveReason,
     PurchaseTimeframe,
     Role,
@@ -35,7 +39,7 @@ from crm.models import (
     TestDrive,
     Vehicle,
 )
-from crm.services import lead_classes
+from crm.services import deals, delivery, lead_classes, maintenance_plan, membership
 from crm.services.identity import phone_index
 
 DEMO_PASSWORD = "demo12345"
@@ -71,6 +75,7 @@ class SeedResult:
     vehicles: int = 0
     leads: int = 0
     service_orders: int = 0
+    deals: int = 0
 
 
 def _phone(rng: random.Random, used: set[str]) -> str:
@@ -204,8 +209,67 @@ def seed(session: Session, now: datetime, customers: int = 200, seed_value: int 
             in_pool=number % 5 == 0,
             state={1: "fresh", 2: "nearly_stale"}.get(number % 7, ""),
         )
+    _issue_member_cards(session, group, now)
     session.commit()
+    for store in stores:
+        _seed_deals(session, rng, store, used_vins, now, result)
     return result
+
+
+def _issue_member_cards(session: Session, group: Group, now: datetime) -> None:
+    """Every demo customer holds a card, at the tier their paid orders reach."""
+    customers = session.scalars(select(Customer).where(Customer.group_id == group.id)).all()
+    for customer in customers:
+        session.add(
+            MemberCard(
+                customer_id=customer.id,
+                card_no=membership.card_number(customer),
+                issued_at=now,
+                tier_since=now,
+            )
+        )
+    session.flush()
+    membership.recompute_group(session, group.id, now)
+
+
+def _seed_deals(session, rng, store, used_vins, now, result: SeedResult) -> None:
+    """Three of the store's owned key leads buy, through the real services: one has paid a
+    deposit, one paid in full, one took delivery and waits for an after-sales advisor."""
+    buyers = session.scalars(
+        select(Lead)
+        .where(
+            Lead.store_id == store.id,
+            Lead.owner_id.is_not(None),
+            Lead.lead_class == LeadClass.KEY,
+            Lead.status == LeadStatus.OPEN,
+        )
+        .order_by(Lead.id)
+        .limit(3)
+    ).all()
+    today = clock.today(now)
+    for step, lead in enumerate(buyers):
+        seller = session.get(Staff, lead.owner_id)
+        model = lead.model_of_interest or rng.choice(MODELS)
+        deposit = deals.DepositInput(model, "5000", today - timedelta(days=12 - step))
+        deal = deals.take_deposit(session, seller, lead.id, deposit, now)
+        result.deals += 1
+        if step >= 1:
+            deals.record_payment(session, seller, deal.id, "189800", today - timedelta(days=2), now)
+        if step >= 2:
+            born = f"1990{rng.randint(1, 12):02d}15"
+            number = id_cards.with_check_character(f"330106{born}{lead.id % 1000:03d}")
+            data = delivery.DeliveryInput(
+                delivered_on=today,
+                name=lead.name,
+                id_number=number,
+                licence_no=number,
+                licence_class="C1",
+                consent=True,
+                vin=_vin(rng, used_vins),
+                engine_no=f"EN{rng.randrange(10**6):06d}",
+                colour=rng.choice(COLOURS),
+            )
+            delivery.deliver(session, seller, deal.id, data, now)
 
 
 def _seed_customer(
@@ -271,6 +335,11 @@ def _seed_customer(
         session.add(vehicle)
         session.flush()
         result.vehicles += 1
+        session.add(
+            MileageReading(
+                vehicle_id=vehicle.id, read_on=purchase, km=0, source=MileageSource.DELIVERY.value
+            )
+        )
         visit = purchase + timedelta(days=180)
         mileage, first = 0, True
         while visit < today:
@@ -299,11 +368,23 @@ def _seed_customer(
                     parts="机油、机油滤清器",
                     labour_fen=labour,
                     parts_fen=rng.randint(200, 1500) * 100,
+                    paid_on=visit,
+                )
+            )
+            session.add(
+                MileageReading(
+                    vehicle_id=vehicle.id,
+                    read_on=visit,
+                    km=mileage,
+                    source=MileageSource.SERVICE.value,
                 )
             )
             result.service_orders += 1
             first = False
             visit += timedelta(days=rng.randint(150, 240))
+        vehicle.mileage_km = max(vehicle.mileage_km, mileage)
+        session.flush()
+        maintenance_plan.start(session, vehicle, purchase)
 
 
 def _next_anniversary(start: date, today: date) -> date:
@@ -426,7 +507,8 @@ def describe(result: SeedResult) -> str:
     if result.customers:
         lines.append(
             f"seeded {result.customers} customers, {result.vehicles} vehicles, "
-            f"{result.service_orders} service orders, {result.leads} leads"
+            f"{result.service_orders} service orders, {result.leads} leads, "
+            f"{result.deals} deals"
         )
     lines.append(f"demo log-ins (console password for every demo account: {DEMO_PASSWORD}):")
     for role, store, name, phone in result.logins:
