@@ -76,6 +76,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "booking.manage": frozenset({R.SERVICE_ADVISOR, R.CARE_SPECIALIST, R.STORE_ADMIN}),
     "membership.configure": frozenset({R.GROUP_ADMIN}),
     "segment.export": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
+    # Segment thresholds are one setting for the whole group.
+    "segment.configure": frozenset({R.GROUP_ADMIN}),
 }
 
 SALES_ROLES = frozenset({R.SALESPERSON, R.SUPERVISOR})

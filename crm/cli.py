@@ -102,24 +102,31 @@ class _ProgressLine:
             self.open_line = False
 
 
-@crm_group.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Check the file only; import nothing.")
-@click.option("--store", "store_code", default=None, help="Store code (when there are several).")
-@click.option("--good-rows", is_flag=True, help="Import the good rows even if some rows are bad.")
-def import_leads(file: Path, dry_run: bool, store_code: str | None, good_rows: bool):
-    """Import leads from an Excel file (.xlsx, the console's template) into a store's pool.
+_IMPORT_OPTIONS = (
+    click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+    click.option("--dry-run", is_flag=True, help="Check the file only; import nothing."),
+    click.option("--store", "store_code", default=None, help="Store code (with several stores)."),
+    click.option("--good-rows", is_flag=True, help="Import the good rows even if some are bad."),
+)
 
-    Exit status: 0 imported (or checked clean with --dry-run); 1 bad rows kept the file from
-    being imported; 2 the file or the store could not be used.
-    """
+
+def _import_options(command):
+    """The arguments every import command takes."""
+    for option in reversed(_IMPORT_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _run_import(importer, file: Path, dry_run: bool, store_code: str | None, good_rows: bool):
+    """Check the file, import it unless told not to or it has bad rows, and say what
+    happened (the exit status as the import commands describe it)."""
     from crm.models import ImportStatus
-    from crm.services import lead_import
+    from crm.services import imports
 
     progress = _ProgressLine()
     try:
-        actor, store = lead_import.command_line_actor(db.session, store_code)
-        batch = lead_import.import_file(
+        actor, store = imports.command_line_actor(db.session, store_code)
+        batch = importer.import_file(
             db.session,
             actor,
             store,
@@ -140,15 +147,15 @@ def import_leads(file: Path, dry_run: bool, store_code: str | None, good_rows: b
         f"{store.name}：共 {batch.total_rows} 行，正确 {batch.good_rows} 行，"
         f"错误 {batch.bad_rows} 行"
     )
-    for line in itertools.islice(lead_import.row_errors_text(batch.errors), ERRORS_PRINTED):
+    for line in itertools.islice(imports.row_errors_text(batch.errors), ERRORS_PRINTED):
         click.echo(line)
     if len(batch.errors) > ERRORS_PRINTED:
         click.echo(f"…另有 {len(batch.errors) - ERRORS_PRINTED} 条错误")
     if batch.status == ImportStatus.IMPORTED:
-        click.echo(f"已导入 {batch.imported_rows} 条线索")
+        click.echo(importer.imported_text(batch.imported_rows, where=False))
         return
     # Nothing imported: the batch would only keep the (encrypted) file; let it go.
-    lead_import.cancel(db.session, actor, batch.id, clock.now())
+    importer.cancel(db.session, actor, batch.id, clock.now())
     if dry_run:
         click.echo("仅检查（--dry-run），未导入")
         sys.exit(1 if batch.errors else 0)
@@ -157,6 +164,33 @@ def import_leads(file: Path, dry_run: bool, store_code: str | None, good_rows: b
     else:
         click.echo("未导入：文件有错误，可加 --good-rows 仅导入正确的行")
     sys.exit(1)
+
+
+@crm_group.command("import")
+@_import_options
+def import_leads(file: Path, dry_run: bool, store_code: str | None, good_rows: bool):
+    """Import leads from an Excel file (.xlsx, the console's template) into a store's pool.
+
+    Exit status: 0 imported (or checked clean with --dry-run); 1 bad rows kept the file from
+    being imported; 2 the file or the store could not be used.
+    """
+    from crm.services import lead_import
+
+    _run_import(lead_import.IMPORTER, file, dry_run, store_code, good_rows)
+
+
+@crm_group.command("import-service-orders")
+@_import_options
+def import_service_orders(file: Path, dry_run: bool, store_code: str | None, good_rows: bool):
+    """Import service orders from the dealer management system's Excel export (.xlsx, the
+    console's template) for the vehicles of a store.
+
+    Exit status: 0 imported (or checked clean with --dry-run); 1 bad rows kept the file from
+    being imported; 2 the file or the store could not be used.
+    """
+    from crm.services import service_order_import
+
+    _run_import(service_order_import.IMPORTER, file, dry_run, store_code, good_rows)
 
 
 @click.command("doctor")

@@ -306,13 +306,15 @@ def template_workbook(
     headers: Sequence[str],
     example_rows: Sequence[Sequence[str]],
     notes: Sequence[tuple[str, str]] = (),
+    title: str = "线索",
 ) -> bytes:
-    """An .xlsx whose first sheet has a bold header row and the example rows, every column
-    formatted as text so that Excel keeps phone numbers as typed (no 1.38E+10); ``notes``
-    (column, explanation) go on a second sheet, which an import does not read."""
+    """An .xlsx whose first sheet (named ``title``) has a bold header row and the example
+    rows, every column formatted as text so that Excel keeps phone numbers as typed (no
+    1.38E+10); ``notes`` (column, explanation) go on a second sheet, which an import does not
+    read."""
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = "线索"
+    sheet.title = title
     sheet.append(list(headers))
     for row in example_rows:
         sheet.append(list(row))

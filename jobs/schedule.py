@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crm.services import handover, pool
+from crm.services import handover, pool, segments
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
     # Daily, early morning Beijing time, before anyone opens the work-bench.
     PeriodicJob("mark_dormant_leads", pool.mark_dormant_leads, "cron", {"hour": 2, "minute": 15}),
     PeriodicJob("wake_dormant_leads", pool.wake_dormant_leads, "cron", {"hour": 2, "minute": 20}),
+    # Customer segments (car age, use, value class, RFM, lost), recomputed for every group.
+    PeriodicJob("compute_segments", segments.compute_segments, "cron", {"hour": 3, "minute": 0}),
     # A delivered customer without an after-sales advisor one working day on alarms the
     # store admin; every 10 minutes so the alarm is never much later than the deadline.
     PeriodicJob(

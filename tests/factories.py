@@ -21,6 +21,8 @@ from crm.models import (
     LeadClass,
     LeadSource,
     LeadStatus,
+    MileageReading,
+    MileageSource,
     Role,
     ServiceKind,
     ServiceOrder,
@@ -137,6 +139,17 @@ class ServiceOrderFactory(Base):
     mileage_km = 10000
     labour_fen = 30000
     parts_fen = 45000
+
+
+class MileageReadingFactory(Base):
+    class Meta:
+        model = MileageReading
+
+    vehicle_id = factory.LazyAttribute(lambda o: VehicleFactory().id)
+    read_on = date(2025, 3, 1)
+    km = 10000
+    source = MileageSource.MANUAL.value
+    recorded_at = factory.LazyFunction(clock.now)
 
 
 class LeadFactory(Base):

@@ -243,3 +243,62 @@ def test_customer_sees_the_member_card_and_the_gap_to_the_next_tier(
     assert f'data-card="{customer.member_card.card_no}"' in page
     assert "银卡会员" in page and "累计消费 ¥50,000.00" in page
     assert "再消费 ¥50,000.00 升级为金卡会员" in page and "免费洗车" in page
+
+
+def test_console_customer_page_shows_card_plan_and_assigns_an_advisor(
+    client, org, session, frozen_now
+):
+    deal = delivered(session, org)
+    login(client, org.store_admin_a)
+    path = f"/console/customers/{deal.customer_id}"
+    page = _text(client.get(path))
+    assert "未分配" in page and "普通会员 · 8" in page
+    # 5,000 km at the default 40 km a day (no history yet) comes before six months.
+    assert "下次保养：2026-10-18 或 5012 公里（首保）" in page
+    response = client.post(
+        f"/console/customers/{deal.customer_id}/advisor",
+        data={"advisor": org.advisor_a.id, "back": path},
+    )
+    assert response.headers["Location"].endswith(path)
+    assert "服务顾问A" in _text(client.get(path))
+
+
+def test_advisor_form_never_redirects_off_the_console(client, org, session, frozen_now):
+    deal = delivered(session, org)
+    login(client, org.store_admin_a)
+    response = client.post(
+        f"/console/customers/{deal.customer_id}/advisor",
+        data={"advisor": org.advisor_a.id, "back": "https://evil.example/"},
+    )
+    assert response.headers["Location"].endswith("/console/handovers")
+
+
+def test_insurance_and_plate_are_recorded_after_delivery(client, org, session, frozen_now):
+    deal = delivered(session, org)
+    login(client, org.sales_a1)
+    path = f"/h5/vehicles/{deal.vehicle_id}/archive"
+    assert 'value="浙A12345"' in _text(client.get(path))
+    bad = client.post(path, data={"plate": "12345", "compulsory_insurance_expiry": "2027-06-01"})
+    assert bad.status_code == 400 and 'data-field="plate"' in _text(bad)
+    session.refresh(deal)
+    assert deal.vehicle.compulsory_insurance_expiry.isoformat() == "2027-06-14"
+    good = client.post(
+        path,
+        data={
+            "plate": "浙A54321",
+            "compulsory_insurance_expiry": "2027-07-01",
+            "commercial_insurance_expiry": "2027-07-02",
+            "inspection_due": "",
+        },
+    )
+    assert good.status_code == 302
+    session.refresh(deal.vehicle)
+    vehicle = deal.vehicle
+    assert vehicle.plate == "浙A54321" and vehicle.inspection_due is None
+    assert vehicle.commercial_insurance_expiry.isoformat() == "2027-07-02"
+
+
+def test_another_salesperson_cannot_edit_the_archive(client, org, session, frozen_now):
+    deal = delivered(session, org)
+    login(client, org.sales_a2)
+    assert client.get(f"/h5/vehicles/{deal.vehicle_id}/archive").status_code == 404

@@ -17,13 +17,12 @@ loaded once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm import access, phones, spreadsheets
+from crm import phones, spreadsheets
 from crm.errors import ValidationError
 from crm.models import (
     LEAD_CLASS_LABELS,
@@ -37,8 +36,11 @@ from crm.models import (
     Staff,
     Store,
 )
-from crm.services import catalogue
+from crm.services import catalogue, import_rows
 from crm.services.identity import phone_index
+from crm.services.import_rows import TOO_LONG, Progress, Report, row_errors_text
+
+__all__ = ["HEADERS", "Line", "against_store", "read_lines", "row_errors_text", "template"]
 
 # Columns of the template, in order; the file's header row may order them differently.
 NAME, PHONE, MODEL, SOURCE, LEAD_CLASS, TIMEFRAME, REFERRER, NOTE = (
@@ -53,15 +55,12 @@ NAME, PHONE, MODEL, SOURCE, LEAD_CLASS, TIMEFRAME, REFERRER, NOTE = (
 )
 HEADERS = (NAME, PHONE, MODEL, SOURCE, LEAD_CLASS, TIMEFRAME, REFERRER, NOTE)
 REQUIRED_HEADERS = (NAME, PHONE)
-_COLUMN_ORDER = {header: position for position, header in enumerate(HEADERS)}
+_COLUMN_ORDER = import_rows.column_order(HEADERS)
 
 NAME_MAX = 50
 REFERRER_MAX = 50
 NOTE_MAX = 500
-PROGRESS_EVERY = 1000
-CHECKING, IMPORTING = "检查", "导入"
 
-TOO_LONG = "内容过长"
 UNKNOWN_MODEL = "未知车型"
 IN_STORE_AS_LEAD = "本店已有该手机号的线索"
 IN_STORE_AS_CUSTOMER = "本店已有该手机号的客户"
@@ -69,27 +68,6 @@ IN_STORE_AS_CUSTOMER = "本店已有该手机号的客户"
 _SOURCES = {label: source.value for source, label in LEAD_SOURCE_LABELS.items()}
 _CLASSES = {label: lead_class.value for lead_class, label in LEAD_CLASS_LABELS.items()}
 _TIMEFRAMES = {label: timeframe.value for timeframe, label in PURCHASE_TIMEFRAME_LABELS.items()}
-
-# progress(done_rows, total_rows, phase), phase CHECKING or IMPORTING
-Progress = Callable[[int, int, str], None]
-
-
-class Reporter:
-    """Tells ``progress`` how far a phase got: every PROGRESS_EVERY rows, and once at the
-    end (cheap enough for a Redis round trip each time)."""
-
-    def __init__(self, progress: Progress | None, phase: str):
-        self.progress, self.phase = progress, phase
-        self.last: tuple[int, int] | None = None
-
-    def row(self, done: int, total: int) -> None:
-        if self.progress is not None and done % PROGRESS_EVERY == 0:
-            self.last = (done, total)
-            self.progress(done, total, self.phase)
-
-    def finish(self, total: int) -> None:
-        if self.progress is not None and self.last != (total, total):
-            self.progress(total, total, self.phase)
 
 
 @dataclass(slots=True)
@@ -109,59 +87,24 @@ class Line:
     problems: list[tuple[str, str]]
 
 
-@dataclass
-class Report:
-    total: int = 0
-    errors: list[dict] = field(default_factory=list)
-    good: list[Line] = field(default_factory=list)
-
-
 # --- reading and checking --------------------------------------------------------------------
 
 
-def _header_columns(header: list[str]) -> dict[str, int]:
-    columns: dict[str, int] = {}
-    for position, title in enumerate(header):
-        columns.setdefault(title.strip(), position)
-    missing = [title for title in REQUIRED_HEADERS if title not in columns]
-    if missing:
-        names = "、".join(f"“{title}”" for title in missing)
-        raise ValidationError(f"表头缺少{names}列（请使用导入模板）", "file")
-    return columns
+class _LineReader:
+    """Reads one row into a ``Line`` with the problems the file alone shows, remembering the
+    phones seen so far to report repeats."""
 
+    def __init__(self, columns: dict[str, int]):
+        self.name_at, self.phone_at = columns[NAME], columns[PHONE]
+        self.model_at, self.source_at = columns.get(MODEL), columns.get(SOURCE)
+        self.class_at, self.timeframe_at = columns.get(LEAD_CLASS), columns.get(TIMEFRAME)
+        self.referrer_at, self.note_at = columns.get(REFERRER), columns.get(NOTE)
+        self.first_row_of_phone: dict[str, int] = {}
 
-def read_lines(file_bytes: bytes, progress: Progress | None) -> list[Line]:
-    """Every non-empty data row, with the problems the file alone shows (the store's own
-    state is checked by ``against_store``)."""
-    last_row = spreadsheets.declared_last_row(file_bytes)
-    rows = spreadsheets.read_rows(file_bytes)
-    header_row, header = next(((n, v) for n, v in rows if "".join(v).strip()), (0, None))
-    if header is None:
-        raise ValidationError("文件是空的：第一行应为表头（姓名、手机……）", "file")
-    columns = _header_columns(header)
-    expected = max((last_row or 0) - header_row, 0)
-    width = max(columns.values()) + 1
-    name_at, phone_at = columns[NAME], columns[PHONE]
-    model_at, source_at = columns.get(MODEL), columns.get(SOURCE)
-    class_at, timeframe_at = columns.get(LEAD_CLASS), columns.get(TIMEFRAME)
-    referrer_at, note_at = columns.get(REFERRER), columns.get(NOTE)
-
-    lines: list[Line] = []
-    first_row_of_phone: dict[str, int] = {}
-    reporter = Reporter(progress, CHECKING)
-    normalise = phones.normalise
-    index_of = phone_index
-    seen = 0
-    for row, values in rows:
-        seen += 1
-        reporter.row(seen, max(expected, seen))
-        if not "".join(values).strip():
-            continue  # completely empty rows are skipped silently
-        if len(values) < width:
-            values.extend([""] * (width - len(values)))
+    def __call__(self, row: int, values: list[str]) -> Line:
         problems: list[tuple[str, str]] = []
 
-        name = values[name_at].strip()
+        name = values[self.name_at].strip()
         if not name:
             problems.append((NAME, "请填写姓名"))
         elif len(name) > NAME_MAX:
@@ -169,58 +112,58 @@ def read_lines(file_bytes: bytes, progress: Progress | None) -> list[Line]:
 
         e164, index = "", ""
         try:
-            e164 = normalise(values[phone_at], PHONE)
+            e164 = phones.normalise(values[self.phone_at], PHONE)
         except ValidationError as error:
             problems.append((PHONE, error.message))
         else:
-            index = index_of(e164)
-            first = first_row_of_phone.setdefault(e164, row)
+            index = phone_index(e164)
+            first = self.first_row_of_phone.setdefault(e164, row)
             if first != row:
                 problems.append((PHONE, f"文件内重复（与第{first}行）"))
 
-        model = values[model_at].strip() if model_at is not None else ""
+        model = values[self.model_at].strip() if self.model_at is not None else ""
 
-        label = values[source_at].strip() if source_at is not None else ""
+        label = values[self.source_at].strip() if self.source_at is not None else ""
         source = _SOURCES.get(label) if label else LeadSource.IMPORT.value
         if source is None:
             problems.append((SOURCE, "未知来源"))
 
-        label = values[class_at].strip() if class_at is not None else ""
+        label = values[self.class_at].strip() if self.class_at is not None else ""
         lead_class = _CLASSES.get(label) if label else LeadClass.POTENTIAL.value
         if lead_class is None:
             problems.append((LEAD_CLASS, "未知线索级别"))
 
-        label = values[timeframe_at].strip() if timeframe_at is not None else ""
+        label = values[self.timeframe_at].strip() if self.timeframe_at is not None else ""
         timeframe = _TIMEFRAMES.get(label) if label else ""
         if timeframe is None:
             problems.append((TIMEFRAME, "未知购车时间"))
 
-        referrer = values[referrer_at].strip() if referrer_at is not None else ""
+        referrer = values[self.referrer_at].strip() if self.referrer_at is not None else ""
         if len(referrer) > REFERRER_MAX:
             problems.append((REFERRER, TOO_LONG))
-        note = values[note_at].strip() if note_at is not None else ""
+        note = values[self.note_at].strip() if self.note_at is not None else ""
         if len(note) > NOTE_MAX:
             problems.append((NOTE, TOO_LONG))
 
-        lines.append(
-            Line(
-                row,
-                name,
-                e164,
-                index,
-                model,
-                source or "",
-                lead_class or "",
-                timeframe or "",
-                referrer,
-                note,
-                problems,
-            )
+        return Line(
+            row,
+            name,
+            e164,
+            index,
+            model,
+            source or "",
+            lead_class or "",
+            timeframe or "",
+            referrer,
+            note,
+            problems,
         )
-    if not lines:
-        raise ValidationError("文件中没有数据行（表头下面是空的）", "file")
-    reporter.finish(len(lines))
-    return lines
+
+
+def read_lines(file_bytes: bytes, progress: Progress | None) -> list[Line]:
+    """Every non-empty data row, with the problems the file alone shows (the store's own
+    state is checked by ``against_store``)."""
+    return import_rows.read_sheet(file_bytes, REQUIRED_HEADERS, progress, _LineReader)
 
 
 def against_store(session: Session, store: Store, lines: list[Line]) -> Report:
@@ -241,13 +184,7 @@ def against_store(session: Session, store: Store, lines: list[Line]) -> Report:
             problems.append((PHONE, IN_STORE_AS_LEAD))
         elif line.phone_index in customer_phones:
             problems.append((PHONE, IN_STORE_AS_CUSTOMER))
-        if not problems:
-            report.good.append(line)
-            continue
-        problems.sort(key=lambda problem: _COLUMN_ORDER[problem[0]])
-        report.errors.extend(
-            {"row": line.row, "column": column, "reason": reason} for column, reason in problems
-        )
+        report.add(line.row, problems, _COLUMN_ORDER, line)
     return report
 
 
@@ -257,7 +194,6 @@ def against_store(session: Session, store: Store, lines: list[Line]) -> Report:
 def template(session: Session, actor: Staff) -> bytes:
     """The downloadable template: the header row, one example row, and a sheet explaining
     each column with the values it accepts (the group's models on sale among them)."""
-    access.require(actor, "lead.import")
     models = sorted(catalogue.active_model_names(session, actor.group_id))
     example = (
         "张三（示例，导入前请删除本行）",
@@ -279,10 +215,4 @@ def template(session: Session, actor: Staff) -> bytes:
         (REFERRER, f"选填，不超过{REFERRER_MAX}个字"),
         (NOTE, f"选填，不超过{NOTE_MAX}个字"),
     )
-    return spreadsheets.template_workbook(HEADERS, [example], notes=notes)
-
-
-def row_errors_text(errors: list[dict]) -> Iterator[str]:
-    """Each error as a line for people: ``第7行 手机：手机号格式不正确``."""
-    for error in errors:
-        yield f"第{error['row']}行 {error['column']}：{error['reason']}"
+    return spreadsheets.template_workbook(HEADERS, [example], notes=notes, title="线索")

@@ -1,10 +1,10 @@
 """Writing a lead import's good rows as leads in the store's pool (PRODUCT "The customer
 pool": imported leads wait in the pool for the first salesperson who calls).
 
-On PostgreSQL the rows go in with COPY on the session's own connection, after taking the
-store's import lock; elsewhere (SQLite) with a Core insert of the table, a thousand rows at a
-time. Either way the values are what the ORM would write, and the rows are part of the
-session's transaction, which ``crm.services.lead_import`` commits or rolls back.
+On PostgreSQL the rows go in with COPY on the session's own connection, under the store's
+import lock that ``crm.services.imports`` took; elsewhere (SQLite) with a Core insert of the
+table, a thousand rows at a time. Either way the values are what the ORM would write, and the
+rows are part of the session's transaction, which ``crm.services.imports`` commits or rolls back.
 
 Speed (the import issue: 50,000 rows within three times a bare Core insert of the same rows):
 COPY, with name and phone encrypted row by row as ``EncryptedText`` does.
@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from crm import crypto
 from crm.models import Lead, LeadStatus, Store
-from crm.services.lead_rows import IMPORTING, PROGRESS_EVERY, Line, Progress, Reporter
+from crm.services.import_rows import IMPORTING, PROGRESS_EVERY, Progress, Reporter
+from crm.services.lead_rows import Line
 
 # The columns an imported lead is written with, for COPY; every NOT NULL column is given
 # (the ORM's defaults, spelled out), the nullable ones left out are NULL: no owner (the
@@ -44,16 +45,6 @@ _COPY_COLUMNS = (
     "created_by_id",
     "created_at",
 )
-
-
-def serialise_imports_into(session: Session, store: Store) -> None:
-    """On PostgreSQL, one import into a store at a time, so that two files cannot both pass
-    the duplicate check with the same phone. The lock ends with the transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('crm.lead_import'), :store_id)"),
-            {"store_id": store.id},
-        )
 
 
 def insert_leads(

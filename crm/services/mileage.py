@@ -11,6 +11,8 @@ history the store's average rate over its vehicles that have one is used, and wi
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
@@ -92,11 +94,32 @@ def _span_per_vehicle(vehicle_filter):
     )
 
 
+_HELD_STORE_RATES = "crm.mileage.store_rates"
+
+
+@contextmanager
+def store_rates_held(session: Session) -> Iterator[None]:
+    """Within the block each store's average rate is computed once: for planning many
+    vehicles in a row once their readings are in (a service-order import), when the average
+    cannot change in between. Outside such a block nothing is kept."""
+    session.info[_HELD_STORE_RATES] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_HELD_STORE_RATES, None)
+
+
 def store_daily_km(session: Session, store_id: int) -> float | None:
     """The average daily rate of the store's vehicles that have enough history."""
+    held = session.info.get(_HELD_STORE_RATES)
+    if held is not None and store_id in held:
+        return held[store_id]
     in_store = MileageReading.vehicle_id.in_(select(Vehicle.id).where(Vehicle.store_id == store_id))
     rates = [r for r in (_rate(*row) for row in session.execute(_span_per_vehicle(in_store))) if r]
-    return sum(rates) / len(rates) if rates else None
+    average = sum(rates) / len(rates) if rates else None
+    if held is not None:
+        held[store_id] = average
+    return average
 
 
 def daily_km(session: Session, vehicle: Vehicle) -> float:

@@ -18,6 +18,7 @@ def register(app: Flask) -> None:
         console_aftersales,
         console_catalogue,
         console_imports,
+        console_segments,
         enquiry,
         main,
         member_bookings,
@@ -27,6 +28,7 @@ def register(app: Flask) -> None:
         staff_deals,
         staff_h5,
         staff_leads,
+        staff_vehicles,
     )
     from wechat import callback as wechat_callback
     from wechat import jssdk
@@ -36,8 +38,10 @@ def register(app: Flask) -> None:
     app.register_blueprint(console_imports.bp)
     app.register_blueprint(console_catalogue.bp)
     app.register_blueprint(console_aftersales.bp)
+    app.register_blueprint(console_segments.bp)
     app.register_blueprint(staff_h5.bp)
     app.register_blueprint(staff_leads.bp)
+    app.register_blueprint(staff_vehicles.bp)
     app.register_blueprint(staff_deals.bp)
     app.register_blueprint(staff_bookings.bp)
     app.register_blueprint(enquiry.bp)

@@ -14,9 +14,9 @@ from crm import access, clock
 from crm.errors import ValidationError
 from crm.extensions import db, limiter
 from crm.models import ROLE_LABELS, Customer, Group, Lead, LeadStatus, Role, Staff, Store, Team
-from crm.services import auth, auto_replies, org, timeline
+from crm.services import auth, auto_replies, handover, membership, org, timeline
 from crm.views import invitations
-from crm.views.forms import form_page, form_values, int_arg
+from crm.views.forms import form_page, form_values, int_arg, local_target
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 PER_PAGE = 20
@@ -42,8 +42,7 @@ def login():
 
 
 def _safe_next() -> str | None:
-    target = request.args.get("next", "")
-    return target if target.startswith("/console/") and "//" not in target else None
+    return local_target(request.args.get("next"))
 
 
 @bp.post("/logout")
@@ -350,7 +349,14 @@ def customers():
 @login_required
 def customer_detail(customer_id: int):
     customer, entries = timeline.for_customer(db.session, current_user, customer_id)
-    return render_template("console/customer_detail.html", customer=customer, entries=entries)
+    may_assign = access.allowed(current_user, "advisor.assign")
+    return render_template(
+        "console/customer_detail.html",
+        customer=customer,
+        entries=entries,
+        card=membership.card_view(db.session, customer),
+        advisors=handover.advisors_of_store(db.session, customer.store_id) if may_assign else [],
+    )
 
 
 @bp.post("/customers/<int:customer_id>/invitation")

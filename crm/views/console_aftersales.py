@@ -11,7 +11,7 @@ from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import Group
 from crm.services import handover, membership
-from crm.views.forms import form_page
+from crm.views.forms import form_page, local_target
 
 bp = Blueprint("console_aftersales", __name__, url_prefix="/console")
 
@@ -39,7 +39,8 @@ def assign_advisor(customer_id: int):
         flash(error.message, "error")
     else:
         flash(f"已为{customer.name}分配服务顾问{customer.advisor.name}")
-    return redirect(request.form.get("back") or url_for("console_aftersales.handovers"))
+    back = local_target(request.form.get("back"))
+    return redirect(back or url_for("console_aftersales.handovers"))
 
 
 def _tier_entries(tiers) -> list[membership.TierInput]:

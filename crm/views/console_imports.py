@@ -1,5 +1,12 @@
-"""Console: importing leads from Excel (upload, report, import the good rows, cancel), with a
-progress bar fed through the shared progress board while the upload request runs."""
+"""Console: importing from Excel (upload, report, import the good rows, cancel), with a
+progress bar fed through the shared progress board while the upload request runs — leads into
+a store's pool at /console/imports, service orders from the dealer management system at
+/console/service-orders/import (issue 7) — and the service orders of the stores one sees
+(/console/service-orders), where their import starts.
+
+One set of views serves every kind of import: the upload page, upload and template take the
+kind from their address; a batch's report, commit and cancel take it from the batch.
+"""
 
 from __future__ import annotations
 
@@ -19,19 +26,23 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from crm import clock, coordination, spreadsheets
+from crm import access, clock, coordination, spreadsheets
 from crm.errors import Conflict, ValidationError
 from crm.extensions import db
-from crm.models import ImportStatus
-from crm.services import lead_import
+from crm.models import ImportStatus, Store
+from crm.services import imports, lead_import, service_order_import, service_orders
 from crm.views.forms import int_arg
 
-bp = Blueprint("console_imports", __name__, url_prefix="/console/imports")
+bp = Blueprint("console_imports", __name__, url_prefix="/console")
 PER_PAGE = 20
 ERRORS_SHOWN = 500
 PROGRESS_KEY = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+LEADS = {"kind": lead_import.IMPORTER.kind.name}
+SERVICE_ORDERS = {"kind": service_order_import.IMPORTER.kind.name}
+TEMPLATE_NAMES = {"leads": "线索导入模板.xlsx", "service_orders": "工单导入模板.xlsx"}
 
 
 def _board() -> coordination.ProgressBoard:
@@ -51,32 +62,43 @@ def _progress_from_form():
     return lambda done, total, phase: board.set(board_key, done, total, phase)
 
 
-def _upload_page(values: dict, errors: dict, status: int = 200):
-    stores = lead_import.importable_stores(db.session, current_user)
-    query = lead_import.recent_batches(current_user)
+def _too_large_text(importer: imports.Importer) -> str:
+    return f"文件不能超过 {importer.kind.max_file_bytes() // (1024 * 1024)} MB"
+
+
+def _upload_page(importer: imports.Importer, values: dict, errors: dict, status: int = 200):
+    stores = importer.importable_stores(db.session, current_user)
+    query = importer.recent_batches(current_user)
     page = db.paginate(query, page=int_arg("page", 1), per_page=PER_PAGE, error_out=False)
     html = render_template(
         "console/imports/index.html",
+        kind=importer.kind,
         stores=stores,
         page=page,
         values=values,
         errors=errors,
         progress_key=uuid.uuid4().hex,
-        max_megabytes=lead_import.MAX_FILE_BYTES // (1024 * 1024),
+        max_megabytes=importer.kind.max_file_bytes() // (1024 * 1024),
     )
     return html, status
 
 
-@bp.get("")
+# Each kind's own address; the rule nearest the function is registered first, so ``url_for``
+# without a kind builds the lead import's.
+@bp.get("/service-orders/import", defaults=SERVICE_ORDERS)
+@bp.get("/imports", defaults=LEADS)
 @login_required
-def index():
-    return _upload_page({"store_id": str(current_user.store_id or "")}, {})
+def index(kind: str):
+    store_id = str(current_user.store_id or "")
+    return _upload_page(imports.importer_named(kind), {"store_id": store_id}, {})
 
 
-@bp.post("")
+@bp.post("/service-orders/import", defaults=SERVICE_ORDERS)
+@bp.post("/imports", defaults=LEADS)
 @login_required
-def upload():
+def upload(kind: str):
     """Check the file; import it at once when every row is good (unless "only check")."""
+    importer = imports.importer_named(kind)
     try:
         upload_file = request.files.get("file")
         values = {
@@ -87,7 +109,7 @@ def upload():
         return too_large()
     store_id = int(values["store_id"]) if values["store_id"].isdigit() else 0
     try:
-        batch = lead_import.import_file(
+        batch = importer.import_file(
             db.session,
             current_user,
             store_id,
@@ -98,9 +120,9 @@ def upload():
             progress=_progress_from_form(),
         )
     except ValidationError as error:
-        return _upload_page(values, {error.field or "file": error.message}, 400)
+        return _upload_page(importer, values, {error.field or "file": error.message}, 400)
     if batch.status == ImportStatus.IMPORTED:
-        flash(f"已导入 {batch.imported_rows} 条线索到客户池")
+        flash(importer.imported_text(batch.imported_rows))
     return redirect(url_for("console_imports.detail", batch_id=batch.id))
 
 
@@ -109,48 +131,52 @@ def too_large(_error=None):
     # Also raised before the view runs, when the CSRF check reads an oversized form.
     if not current_user.is_authenticated:
         return redirect(url_for("console.login"))
-    message = f"文件不能超过 {lead_import.MAX_FILE_BYTES // (1024 * 1024)} MB"
-    return _upload_page({"store_id": str(current_user.store_id or "")}, {"file": message}, 400)
+    importer = imports.importer_named((request.view_args or {}).get("kind", LEADS["kind"]))
+    store_id = str(current_user.store_id or "")
+    return _upload_page(importer, {"store_id": store_id}, {"file": _too_large_text(importer)}, 400)
 
 
-@bp.get("/template.xlsx")
+@bp.get("/service-orders/import/template.xlsx", defaults=SERVICE_ORDERS)
+@bp.get("/imports/template.xlsx", defaults=LEADS)
 @login_required
-def template():
-    content = lead_import.template(db.session, current_user)
+def template(kind: str):
+    content = imports.importer_named(kind).template(db.session, current_user)
     return send_file(
         io.BytesIO(content),
         mimetype=spreadsheets.XLSX_MIME,
         as_attachment=True,
-        download_name="线索导入模板.xlsx",
+        download_name=TEMPLATE_NAMES[kind],
     )
 
 
-@bp.get("/progress/<key>")
+@bp.get("/imports/progress/<key>")
 @login_required
 def progress(key: str):
     entry = _board().get(_board_key(key)) if PROGRESS_KEY.match(key) else None
     return jsonify(entry or {"done": 0, "total": 0, "phase": ""})
 
 
-@bp.get("/<int:batch_id>")
+@bp.get("/imports/<int:batch_id>")
 @login_required
 def detail(batch_id: int):
-    batch = lead_import.get_batch(db.session, current_user, batch_id)
+    batch, importer = imports.batch_of(db.session, current_user, batch_id)
     return render_template(
         "console/imports/detail.html",
         batch=batch,
+        kind=importer.kind,
         errors=batch.errors[:ERRORS_SHOWN],
         hidden_errors=max(len(batch.errors) - ERRORS_SHOWN, 0),
         progress_key=uuid.uuid4().hex,
     )
 
 
-@bp.post("/<int:batch_id>/commit")
+@bp.post("/imports/<int:batch_id>/commit")
 @login_required
 def commit(batch_id: int):
+    _batch, importer = imports.batch_of(db.session, current_user, batch_id)
     good_rows_only = request.form.get("good_rows_only") == "1"
     try:
-        batch = lead_import.commit(
+        batch = importer.commit(
             db.session,
             current_user,
             batch_id,
@@ -161,17 +187,40 @@ def commit(batch_id: int):
     except (ValidationError, Conflict) as error:
         flash(error.message)
     else:
-        flash(f"已导入 {batch.imported_rows} 条线索到客户池")
+        flash(importer.imported_text(batch.imported_rows))
     return redirect(url_for("console_imports.detail", batch_id=batch_id))
 
 
-@bp.post("/<int:batch_id>/cancel")
+@bp.post("/imports/<int:batch_id>/cancel")
 @login_required
 def cancel(batch_id: int):
+    _batch, importer = imports.batch_of(db.session, current_user, batch_id)
     try:
-        lead_import.cancel(db.session, current_user, batch_id, clock.now())
+        importer.cancel(db.session, current_user, batch_id, clock.now())
     except Conflict as error:
         flash(error.message)
     else:
         flash("已取消本次导入，文件未保留")
     return redirect(url_for("console_imports.detail", batch_id=batch_id))
+
+
+# --- the service orders an import feeds --------------------------------------------------------
+
+
+@bp.get("/service-orders")
+@login_required
+def service_order_list():
+    """The service orders of the stores the staff member sees, newest first, per store."""
+    store_id = int_arg("store")
+    query = service_orders.for_store(current_user, store_id)
+    page = db.paginate(query, page=int_arg("page", 1), per_page=PER_PAGE, error_out=False)
+    in_scope = access.scope(select(Store).order_by(Store.code), current_user)
+    stores = db.session.scalars(in_scope).all()
+    return render_template(
+        "console/service_orders.html",
+        page=page,
+        stores=stores,
+        store_names={store.id: store.name for store in stores},
+        store_id=store_id,
+        may_import=access.allowed(current_user, service_order_import.IMPORTER.kind.permission),
+    )

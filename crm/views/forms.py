@@ -71,3 +71,10 @@ def whole_number(value: str, field: str) -> int | None:
         return int(text)
     except ValueError:
         raise ValidationError("请填写整数", field) from None
+
+
+def local_target(raw: str | None, prefix: str = "/console/") -> str | None:
+    """A redirect target taken from the request, only if it stays inside ``prefix`` on this
+    site (never an open redirect)."""
+    target = raw or ""
+    return target if target.startswith(prefix) and "//" not in target else None

@@ -8,8 +8,6 @@ Each view parses input, calls one service in ``crm.services.bookings`` (as the c
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, flash, redirect, request, url_for
 
 from crm import clock
@@ -19,7 +17,7 @@ from crm.models import SERVICE_KIND_LABELS, ServiceKind
 from crm.services import bookings
 from crm.views import member_h5
 from crm.views.forms import form_page, form_values, local_datetime
-from crm.views.staff_bookings import day_arg, vehicle_arg, vehicle_options
+from crm.views.staff_bookings import day_arg, day_picker, vehicle_arg
 
 bp = Blueprint("member_bookings", __name__, url_prefix="/m/bookings")
 FIELDS = ("day", "starts_at", "kind", "vehicle", "note")
@@ -38,19 +36,13 @@ def _picker(values: dict, errors: dict, status: int | None = None):
     customer, now = member_h5._current_customer(), clock.now()
     day = day_arg(values["day"], errors)
     page = bookings.booking_day(db.session, None, customer, day, now)
-    first_day, last_day = bookings.bookable_days(now)
     return form_page(
         "member/bookings.html",
         errors,
         status,
         page=page,
         values=values,
-        kinds=SERVICE_KIND_LABELS,
-        vehicle_options=vehicle_options(page.vehicles),
-        first_day=first_day,
-        last_day=last_day,
-        prev_day=page.day - timedelta(days=1),
-        next_day=page.day + timedelta(days=1),
+        **day_picker(page, now),
     )
 
 

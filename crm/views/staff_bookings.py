@@ -62,6 +62,19 @@ def vehicle_options(vehicles) -> list[tuple[int, str]]:
     return [(vehicle.id, f"{vehicle.plate or '未上牌'} {vehicle.model}") for vehicle in vehicles]
 
 
+def day_picker(page, now) -> dict:
+    """What a booking page needs to choose a day and an hour (staff and member alike)."""
+    first_day, last_day = bookings.bookable_days(now)
+    return {
+        "kinds": SERVICE_KIND_LABELS,
+        "vehicle_options": vehicle_options(page.vehicles),
+        "first_day": first_day,
+        "last_day": last_day,
+        "prev_day": page.day - timedelta(days=1),
+        "next_day": page.day + timedelta(days=1),
+    }
+
+
 def _back_to(booking: Booking):
     day = clock.local(booking.starts_at).date()
     return redirect(url_for("staff_bookings.calendar", day=day.isoformat()))
@@ -133,19 +146,13 @@ def new(customer_id: int):
             )
             return _back_to(booking)
     page = bookings.booking_day(db.session, current_user, customer, day, now)
-    first_day, last_day = bookings.bookable_days(now)
     return form_page(
         "h5/booking_form.html",
         errors,
         status,
         page=page,
         values=values,
-        kinds=SERVICE_KIND_LABELS,
-        vehicle_options=vehicle_options(page.vehicles),
-        first_day=first_day,
-        last_day=last_day,
-        prev_day=page.day - timedelta(days=1),
-        next_day=page.day + timedelta(days=1),
+        **day_picker(page, now),
     )
 
 
