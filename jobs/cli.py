@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from crm import clock
 from crm.extensions import db
+from jobs import outbox
 from jobs.schedule import SCHEDULE, PeriodicJob
 
 log = logging.getLogger("jobs")
@@ -66,3 +67,21 @@ def run(once: bool):
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         click.echo("scheduler stopped")
+
+
+@jobs.command("plan")
+@click.option(
+    "--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), help="The day (default today)."
+)
+def plan_command(day):
+    """Queue everything due on the day in the outbox (idempotent)."""
+    queued = outbox.plan(db.session, clock.now(), day.date() if day else None)
+    click.echo(", ".join(f"{kind}: {count} queued" for kind, count in queued.items()))
+
+
+@jobs.command("dispatch")
+def dispatch_command():
+    """Send what is due in the outbox, then exit."""
+    outcomes = outbox.dispatch(db.session, clock.now())
+    sent = ", ".join(f"{state}: {count}" for state, count in sorted(outcomes.items()))
+    click.echo(sent or "nothing due")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from crm.services import handover, pool, segments
+from jobs import outbox
 
 
 @dataclass(frozen=True)
@@ -31,4 +32,8 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "raise_handover_alarms", handover.raise_handover_alarms, "cron", {"minute": "*/10"}
     ),
+    # The care planner queues the day's messages (idempotent: dedupe keys); the dispatcher
+    # sends what is due every minute.
+    PeriodicJob("plan_care", outbox.plan, "cron", {"hour": 6, "minute": 0}),
+    PeriodicJob("dispatch_outbox", outbox.dispatch, "cron", {"minute": "*"}),
 )

@@ -76,6 +76,11 @@ def cars(org, session, frozen_now):
     return made
 
 
+def wrong_check_digit(vin: str) -> str:
+    """The VIN with another check digit (position 9), so it never validates."""
+    return vin[:8] + ("0" if vin[8] != "0" else "1") + vin[9:]
+
+
 def mixed_rows(cars, org):
     """Rows 2, 3 and 4 are good (4 paid); every other row is wrong in one way (the comment
     says which column)."""
@@ -84,7 +89,7 @@ def mixed_rows(cars, org):
         row("WO-1", a1, "2026-06-01", "8000", "定期保养"),  # 2 good
         row("WO-2", a2, "2026-05-01", "7000", "维修", advisor=org.advisor_a.name),  # 3 good
         row("WO-3", a2, "2026-06-10", "7500", "首保", paid_on="2026-06-12"),  # 4 good
-        row("WO-4", a1[:-1] + "Z", "2026-06-01"),  # 5 车架号: check digit
+        row("WO-4", wrong_check_digit(a1), "2026-06-01"),  # 5 车架号: check digit
         row("WO-5", b),  # 6 车架号: another store's car
         row("WO-1", a2, "2026-06-11", "7600"),  # 7 工单号: repeated in the file
         row("WO-OLD", a2, "2026-06-11", "7600"),  # 8 工单号: already recorded

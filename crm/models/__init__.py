@@ -14,6 +14,7 @@ from crm.models.deal import (
 from crm.models.imports import ImportBatch, ImportStatus
 from crm.models.membership import MemberCard, MembershipTier
 from crm.models.org import ROLE_LABELS, Group, Role, Staff, Store, Team
+from crm.models.outbox import OUTBOX_STATE_LABELS, CareTemplate, OutboxMessage, OutboxState
 from crm.models.sales import (
     CHANNEL_LABELS,
     LEAD_CLASS_LABELS,
@@ -52,6 +53,10 @@ from crm.models.wechat import (
 )
 
 __all__ = [
+    "OUTBOX_STATE_LABELS",
+    "CareTemplate",
+    "OutboxMessage",
+    "OutboxState",
     "BOOKING_STATUS_LABELS",
     "DEAL_STATUS_LABELS",
     "DEAL_STEP_LABELS",

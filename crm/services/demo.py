@@ -14,6 +14,7 @@ from werkzeug.security import generate_password_hash
 
 from crm import clock, id_cards, vin
 from crm.models import (
+    CareTemplate,
     CarModel,
     Channel,
     Communication,
@@ -40,6 +41,7 @@ from crm.models import (
     Vehicle,
 )
 from crm.services import deals, delivery, lead_classes, maintenance_plan, membership
+from crm.services.care import new_car
 from crm.services.identity import phone_index
 
 DEMO_PASSWORD = "demo12345"
@@ -210,6 +212,8 @@ def seed(session: Session, now: datetime, customers: int = 200, seed_value: int 
             state={1: "fresh", 2: "nearly_stale"}.get(number % 7, ""),
         )
     _issue_member_cards(session, group, now)
+    # The sandbox accepts any template id; a real deployment enters its own (issue 8).
+    session.add(CareTemplate(group_id=group.id, kind=new_car.KIND, template_id="sandbox-new-car"))
     session.commit()
     for store in stores:
         _seed_deals(session, rng, store, used_vins, now, result)

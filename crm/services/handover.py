@@ -3,10 +3,11 @@ an after-sales advisor within 1 working day, telling the customer who it is; iss
 alarm to the store admin if none is assigned by then).
 
 A customer who already has an advisor (a second car) keeps them and is handed over at
-delivery. Otherwise the deal waits for the store admin (or an advisor taking the customer
-on) until one working day after delivery (``crm.services.working_days``); the hourly job
+delivery. Otherwise the deal waits for the store admin (or an advisor taking the customer on)
+until one working day after delivery (``crm.services.working_days``); the job
 ``raise_handover_alarms`` marks every deal still waiting past its deadline, once, and the
-console shows these alarms to the store admin first.
+console shows these alarms to the store admin first. At the hand-over the customer is told who
+serves them: the new-car care message (``crm.services.care.new_car``) is queued in the outbox.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from crm import access, clock
 from crm.errors import ValidationError
 from crm.models import Customer, Deal, DealStatus, DealStepKind, Role, Staff
 from crm.services import deals, working_days
+from crm.services.care import new_car
 
 
 def start(session: Session, deal: Deal, customer: Customer, now: datetime) -> None:
@@ -29,6 +31,8 @@ def start(session: Session, deal: Deal, customer: Customer, now: datetime) -> No
         deal.advisor_assigned_at = now
         note = f"沿用服务顾问{current.name}"
         deals.add_step(session, deal, DealStepKind.ADVISOR, clock.today(now), None, now, note=note)
+        session.flush()
+        new_car.queue_for_deal(session, deal, now)
     else:
         deal.handover_due_at = working_days.one_working_day_after(now)
 
@@ -76,6 +80,8 @@ def assign_advisor(
         deal.advisor_assigned_at = now
         note = f"服务顾问：{advisor.name}"
         deals.add_step(session, deal, DealStepKind.ADVISOR, clock.today(now), actor, now, note=note)
+        session.flush()
+        new_car.queue_for_deal(session, deal, now)
     session.commit()
     return customer
 
