@@ -151,3 +151,16 @@ def login(client, staff, password=None):
     return client.post(
         "/console/login", data={"phone": staff.phone, "password": password or PASSWORD}
     )
+
+
+@pytest.fixture
+def race_app(tmp_path):
+    """An app on its own migrated PostgreSQL database, for races between real connections
+    (the test session's savepoint cannot be shared between threads)."""
+    from tests.support.scratch import scratch_app  # it builds on app_config above
+
+    if not servers.uses_postgres():
+        servers.missing("PostgreSQL (DATABASE_URL)")
+    with scratch_app(tmp_path, "postgresql") as app:
+        upgrade()
+        yield app

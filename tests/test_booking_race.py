@@ -8,29 +8,16 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-import pytest
-from flask_migrate import upgrade
 from sqlalchemy import event, func, select
 
 from crm.errors import Conflict
 from crm.extensions import db
 from crm.models import Booking, BookingSlot, Customer, Group, Role, Staff, Store, Vehicle
 from crm.services import bookings
-from tests.support import servers
-from tests.support.scratch import scratch_app
 
 NOW = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)  # Monday 10:00 in Beijing
 NINE_TOMORROW = datetime(2026, 6, 16, 1, 0, tzinfo=UTC)  # Tuesday 09:00 in Beijing
 BOOKED = "booked"
-
-
-@pytest.fixture
-def race_app(tmp_path):
-    if not servers.uses_postgres():
-        servers.missing("PostgreSQL (DATABASE_URL)")
-    with scratch_app(tmp_path, "postgresql") as app:
-        upgrade()
-        yield app
 
 
 def _seed(customers: int, capacity: int) -> tuple[int, list[int]]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-import pytest
-from flask_migrate import upgrade
 from sqlalchemy import event, func, select
 
 from crm.errors import Conflict
@@ -16,19 +14,8 @@ from crm.extensions import db
 from crm.models import Communication, Group, Lead, LeadMove, Role, Staff, Store
 from crm.services import follow_ups
 from crm.services.identity import phone_index
-from tests.support import servers
-from tests.support.scratch import scratch_app
 
 NOW = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def race_app(tmp_path):
-    if not servers.uses_postgres():
-        servers.missing("PostgreSQL (DATABASE_URL)")
-    with scratch_app(tmp_path, "postgresql") as app:
-        upgrade()
-        yield app
 
 
 def _seed(salespeople: int) -> tuple[int, list[int]]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import threading
 from datetime import UTC, date, datetime
 
-import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from crm.extensions import db
@@ -23,21 +21,10 @@ from crm.models import (
 )
 from crm.services import dispatcher, outbox
 from crm.services.identity import phone_index
-from tests.support import servers
-from tests.support.scratch import scratch_app
 from wechat.client import SharedTokenClient
 
 NOW = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)
 MESSAGES = 40
-
-
-@pytest.fixture
-def race_app(tmp_path):
-    if not servers.uses_postgres():
-        servers.missing("PostgreSQL (DATABASE_URL)")
-    with scratch_app(tmp_path, "postgresql") as app:
-        upgrade()
-        yield app
 
 
 def _seed(fake) -> None:
