@@ -57,7 +57,7 @@ def following(session, fake_wechat, customer_id, openid="o-customer-1"):
 
 def with_template(session, org, template_id="tmpl-new-car"):
     session.add(
-        CareTemplate(group_id=org.store_a.group_id, kind=new_car.KIND, template_id=template_id)
+        CareTemplate(group_id=org.store_a.group_id, kind=new_car.KIND.name, template_id=template_id)
     )
     session.commit()
 
@@ -81,7 +81,7 @@ def test_new_car_message_waits_for_the_advisor_then_names_them(org, session, fro
         deal.customer_id,
         "pending",
     )
-    assert message.dedupe_key == f"new_car:{deal.vehicle_id}"
+    assert message.dedupe_key == f"new_car:{deal.customer_id}:{deal.vehicle_id}"
     assert message.payload["data"] == {
         "keyword1": "服务顾问A",
         "keyword2": "0571-88880001",
@@ -117,7 +117,7 @@ def test_planning_twice_queues_each_message_once(org, session, frozen_now):
     assert planner.plan_day(session, clock.today(), clock.now()) == {"new_car": 1}
     assert planner.plan_day(session, clock.today(), clock.now()) == {"new_car": 0}
     assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
-    assert rows(session)[0].dedupe_key == f"new_car:{deal.vehicle_id}"
+    assert rows(session)[0].dedupe_key == f"new_car:{deal.customer_id}:{deal.vehicle_id}"
 
 
 def test_handover_in_the_evening_waits_for_the_morning(org, session, frozen_now):
@@ -168,7 +168,7 @@ def test_kind_without_a_template_is_no_channel_not_a_silent_skip(
     deal = handed_over(session, org)
     following(session, fake_wechat, deal.customer_id)
     assert dispatcher.dispatch(session, wechat_client, SITE, clock.now()) == {"no_channel": 1}
-    assert rows(session)[0].error == "未配置该提醒的模板消息"
+    assert rows(session)[0].error == "未配置该提醒的发送渠道"
 
 
 def test_rate_limited_send_is_retried_after_a_backoff(

@@ -1,6 +1,15 @@
 """All models, imported here so Alembic and the app see one metadata."""
 
 from crm.models.booking import BOOKING_STATUS_LABELS, Booking, BookingSlot, BookingStatus
+from crm.models.care import (
+    CARE_TASK_LABELS,
+    CareOptOut,
+    CareTask,
+    CareTaskKind,
+    LeaderLease,
+    SubscribeGrant,
+    WeatherWarning,
+)
 from crm.models.catalogue import CarModel
 from crm.models.customer import Consent, Customer
 from crm.models.deal import (
@@ -14,7 +23,14 @@ from crm.models.deal import (
 from crm.models.imports import ImportBatch, ImportStatus
 from crm.models.membership import MemberCard, MembershipTier
 from crm.models.org import ROLE_LABELS, Group, Role, Staff, Store, Team
-from crm.models.outbox import OUTBOX_STATE_LABELS, CareTemplate, OutboxMessage, OutboxState
+from crm.models.outbox import (
+    CARE_CHANNEL_LABELS,
+    OUTBOX_STATE_LABELS,
+    CareChannel,
+    CareTemplate,
+    OutboxMessage,
+    OutboxState,
+)
 from crm.models.sales import (
     CHANNEL_LABELS,
     LEAD_CLASS_LABELS,
@@ -53,6 +69,15 @@ from crm.models.wechat import (
 )
 
 __all__ = [
+    "CARE_CHANNEL_LABELS",
+    "CARE_TASK_LABELS",
+    "CareChannel",
+    "CareOptOut",
+    "CareTask",
+    "CareTaskKind",
+    "LeaderLease",
+    "SubscribeGrant",
+    "WeatherWarning",
     "OUTBOX_STATE_LABELS",
     "CareTemplate",
     "OutboxMessage",

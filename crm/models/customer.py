@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from crm import clock
+from crm import clock, lunar_dates
 from crm.extensions import db
 from crm.models.types import EncryptedText, UTCDateTime
 
@@ -29,6 +29,10 @@ class Customer(db.Model):
     address: Mapped[str | None] = mapped_column(EncryptedText)
     gender: Mapped[str] = mapped_column(String(1), default="")  # "M" / "F" / ""
     birthday: Mapped[date | None] = mapped_column(Date)
+    # The birthday as month*100+day, solar and lunar, kept in step with ``birthday`` so the
+    # care planner finds a day's birthdays with one indexed query (crm.lunar_dates).
+    birth_mmdd: Mapped[int | None] = mapped_column(index=True)
+    lunar_birth_mmdd: Mapped[int | None] = mapped_column(index=True)
     occupation: Mapped[str] = mapped_column(String(50), default="")
     city: Mapped[str] = mapped_column(String(50), default="")
     hobbies: Mapped[str] = mapped_column(String(200), default="", server_default="")
@@ -48,6 +52,12 @@ class Customer(db.Model):
     consents: Mapped[list[Consent]] = relationship(
         back_populates="customer", order_by="Consent.recorded_at"
     )
+
+    @validates("birthday")
+    def _keep_birthday_keys(self, _key, birthday: date | None) -> date | None:
+        self.birth_mmdd = birthday.month * 100 + birthday.day if birthday else None
+        self.lunar_birth_mmdd = lunar_dates.lunar_mmdd(birthday) if birthday else None
+        return birthday
 
 
 class Consent(db.Model):

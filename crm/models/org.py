@@ -47,6 +47,8 @@ class Group(db.Model):
     tier_window_months: Mapped[int] = mapped_column(default=0, server_default="0")
     # Segment thresholds that differ from the defaults in crm.services.segments.
     segment_settings: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    # Care messages per customer per week at most (issue 8 "No harassment"; default 3).
+    care_weekly_cap: Mapped[int] = mapped_column(default=3, server_default="3")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     stores: Mapped[list[Store]] = relationship(back_populates="group", order_by="Store.id")

@@ -20,6 +20,7 @@ class OutboxState(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # WeChat refused it for good; the console may re-send it
     NO_CHANNEL = "no_channel"  # nothing to send it through (not following, no template)
+    BUNDLED = "bundled"  # carried by another message to the customer (``bundled_into_id``)
 
 
 OUTBOX_STATE_LABELS = {
@@ -28,6 +29,24 @@ OUTBOX_STATE_LABELS = {
     OutboxState.SENT: "已发送",
     OutboxState.FAILED: "发送失败",
     OutboxState.NO_CHANNEL: "无可用渠道",
+    OutboxState.BUNDLED: "已合并",
+}
+
+
+class CareChannel(StrEnum):
+    """How a group sends one kind of care (issue 8 "Channels and WeChat's rules")."""
+
+    TEMPLATE = "template"  # Official Account template message: service notices
+    SUBSCRIBE = "subscribe"  # a one-time subscription the customer granted
+    PERSONAL = "personal"  # the salesperson/advisor sends the ready text from their WeChat
+    OFF = "off"  # the group does not send this kind
+
+
+CARE_CHANNEL_LABELS = {
+    CareChannel.TEMPLATE: "公众号模板消息",
+    CareChannel.SUBSCRIBE: "订阅消息",
+    CareChannel.PERSONAL: "员工代发",
+    CareChannel.OFF: "不发送",
 }
 
 
@@ -38,6 +57,7 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id"))
     kind: Mapped[str] = mapped_column(String(30))
     due_on: Mapped[date] = mapped_column(Date)
     # (recipient, kind, occasion): the same reminder is queued once however often it is planned.
@@ -45,6 +65,11 @@ class OutboxMessage(db.Model):
     # The template's fields as WeChat shows them, and the page the message opens.
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Higher outranks lower for the customer's one message a day (crm.services.care.policy).
+    priority: Mapped[int] = mapped_column(default=0, server_default="0")
+    bundled_into_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"))
+    # The channel it went out through, set by the dispatcher (CareChannel values).
+    channel: Mapped[str] = mapped_column(String(12), default="", server_default="")
     state: Mapped[OutboxState] = mapped_column(String(12), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     errcode: Mapped[int | None] = mapped_column()
@@ -62,7 +87,8 @@ class OutboxMessage(db.Model):
 
 
 class CareTemplate(db.Model):
-    """The Official Account template a group sends one kind of care through."""
+    """How a group sends one kind of care: the channel, and for WeChat channels the template
+    id, which of our fields fills each of the template's keywords, and the page it opens."""
 
     __tablename__ = "care_templates"
     __table_args__ = (UniqueConstraint("group_id", "kind"),)
@@ -70,4 +96,10 @@ class CareTemplate(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
-    template_id: Mapped[str] = mapped_column(String(64))
+    template_id: Mapped[str] = mapped_column(String(64), default="")
+    channel: Mapped[str] = mapped_column(
+        String(12), default=CareChannel.TEMPLATE.value, server_default="template"
+    )
+    # template keyword -> our field name; empty means the fields keep their own names.
+    field_map: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    page: Mapped[str] = mapped_column(String(200), default="", server_default="")

@@ -213,7 +213,9 @@ def seed(session: Session, now: datetime, customers: int = 200, seed_value: int 
         )
     _issue_member_cards(session, group, now)
     # The sandbox accepts any template id; a real deployment enters its own (issue 8).
-    session.add(CareTemplate(group_id=group.id, kind=new_car.KIND, template_id="sandbox-new-car"))
+    session.add(
+        CareTemplate(group_id=group.id, kind=new_car.KIND.name, template_id="sandbox-new-car")
+    )
     session.commit()
     for store in stores:
         _seed_deals(session, rng, store, used_vins, now, result)

@@ -7,10 +7,15 @@ never take the same row; a conditional UPDATE from ``pending`` on SQLite), marks
 left ``sending`` by a dispatcher that died goes back to ``pending`` after ``STALE_CLAIM``:
 nothing is lost, and at most the rows in flight are sent again.
 
+Each row goes through its group's channel for the kind (issue 8 "Channels and WeChat's
+rules"): an Official Account template, a one-time subscription the customer granted (one
+spent per send; 43101 refused is recorded), or a staff task "send personally" for greetings.
+
 WeChat's answers: -1 (busy) and 45009 (rate limit) retry with backoff, up to
 ``MAX_ATTEMPTS``; 40001/42001 (token) are refreshed once by the client; 43004 (not following)
-and a customer without a followed Official Account or a kind without a template become
-``no_channel`` with the reason; any other error is ``failed`` with the reason.
+and a customer without a followed Official Account become ``no_channel`` and a phone task for
+the store's care specialist; a kind with no channel is ``no_channel`` "not configured"; any
+other error is ``failed`` with the reason, re-sendable from the console.
 """
 
 from __future__ import annotations
@@ -23,16 +28,22 @@ from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
 
 from crm.models import (
+    CareChannel,
+    CareTaskKind,
     CareTemplate,
     Customer,
     OutboxMessage,
     OutboxState,
+    SubscribeGrant,
     WeChatApp,
     WeChatIdentity,
 )
+from crm.services.care import planner, tasks
+from crm.services.care.kinds import CareKind
 
 RETRYABLE = frozenset({-1, 45009})
 NOT_FOLLOWING = 43004
+SUBSCRIPTION_REFUSED = 43101
 MAX_ATTEMPTS = 5
 BACKOFF = timedelta(minutes=1)  # doubled on each attempt
 STALE_CLAIM = timedelta(minutes=10)
@@ -98,13 +109,23 @@ def _openid(session: Session, customer_id: int | None) -> str | None:
     )
 
 
-def _template_id(session: Session, message: OutboxMessage) -> str | None:
-    group_id = session.scalar(select(Customer.group_id).where(Customer.id == message.customer_id))
+def configuration(session: Session, group_id: int, kind_name: str) -> CareTemplate | None:
+    """The group's channel for a kind (console 关怀渠道), if it configured one."""
     return session.scalar(
-        select(CareTemplate.template_id).where(
-            CareTemplate.group_id == group_id, CareTemplate.kind == message.kind
+        select(CareTemplate).where(
+            CareTemplate.group_id == group_id, CareTemplate.kind == kind_name
         )
     )
+
+
+def channel_of(kind: CareKind | None, config: CareTemplate | None) -> CareChannel | None:
+    """The configured channel; unconfigured greetings go through staff ("send personally"),
+    unconfigured service notices have none (shown as "not configured", never skipped)."""
+    if config is not None:
+        return CareChannel(config.channel)
+    if kind is not None and kind.marketing:
+        return CareChannel.PERSONAL
+    return None
 
 
 def _finish(message: OutboxMessage, state: OutboxState, error: str = "", errcode=None) -> None:
@@ -113,37 +134,137 @@ def _finish(message: OutboxMessage, state: OutboxState, error: str = "", errcode
     message.errcode = errcode
 
 
+def template_data(message: OutboxMessage, config: CareTemplate) -> dict:
+    """WeChat's ``data``: each template keyword filled from our field the group mapped to it."""
+    values = message.payload["data"]
+    mapping = config.field_map or {key: key for key in values}
+    return {keyword: {"value": values.get(field, "")} for keyword, field in mapping.items()}
+
+
 def send_one(session: Session, client, message_id: int, public_base_url: str, now: datetime):
-    """Send one claimed row and record what WeChat said."""
+    """Send one claimed row through its channel and record what happened."""
     message = session.get(OutboxMessage, message_id)
-    openid = _openid(session, message.customer_id)
-    template_id = _template_id(session, message) if openid else None
-    if openid is None:
-        _finish(message, OutboxState.NO_CHANNEL, "客户未关注公众号")
-    elif template_id is None:
-        _finish(message, OutboxState.NO_CHANNEL, "未配置该提醒的模板消息")
+    customer = session.get(Customer, message.customer_id)
+    kind = planner.kind(message.kind)
+    config = configuration(session, customer.group_id, message.kind)
+    channel = channel_of(kind, config)
+    if channel is None:
+        _finish(message, OutboxState.NO_CHANNEL, "未配置该提醒的发送渠道")
+    elif channel == CareChannel.OFF:
+        _finish(message, OutboxState.NO_CHANNEL, "集团已关闭此类关怀")
+    elif channel == CareChannel.PERSONAL:
+        _hand_to_staff(session, message, customer, kind, now)
     else:
-        data = {key: {"value": value} for key, value in message.payload["data"].items()}
-        url = public_base_url.rstrip("/") + message.payload.get("url", "/m/")
-        try:
-            response = client.message.send_template(openid, template_id, data, url=url)
-        except WeChatClientException as exc:
-            _record_refusal(message, exc, now)
-        else:
-            _finish(message, OutboxState.SENT)
-            message.msgid = str(response.get("msgid", ""))
-            message.sent_at = now
+        _send_wechat(session, client, message, customer, kind, config, public_base_url, now)
     session.commit()
     return OutboxState(message.state)
 
 
-def _record_refusal(message: OutboxMessage, exc: WeChatClientException, now: datetime) -> None:
+def _hand_to_staff(session, message, customer: Customer, kind, now: datetime) -> None:
+    """A greeting for the salesperson (else the advisor) to send from their own WeChat."""
+    text = kind.personal_text(message.payload["data"]) if kind else ""
+    tasks.queue(
+        session,
+        kind=CareTaskKind.SEND_PERSONALLY,
+        customer=customer,
+        staff_id=customer.sales_owner_id or customer.advisor_id,
+        occasion=message.dedupe_key,
+        due=now,
+        text=text,
+        now=now,
+        vehicle_id=message.vehicle_id,
+        outbox_message_id=message.id,
+    )
+    message.channel = CareChannel.PERSONAL.value
+    _finish(message, OutboxState.SENT)
+    message.sent_at = now
+
+
+def _phone_instead(session, message, customer: Customer, kind, reason: str, now) -> None:
+    """The message cannot reach the customer: the store's care specialist calls instead."""
+    _finish(message, OutboxState.NO_CHANNEL, reason, message.errcode)
+    if kind is None or kind.marketing:
+        return  # a greeting is not worth a phone call
+    tasks.queue(
+        session,
+        kind=CareTaskKind.PHONE_INSTEAD,
+        customer=customer,
+        staff_id=tasks.care_specialist_id(session, customer.store_id),
+        occasion=message.dedupe_key,
+        due=now,
+        text=f"{reason}，请电话告知：\n" + kind.personal_text(message.payload["data"]),
+        now=now,
+        vehicle_id=message.vehicle_id,
+        outbox_message_id=message.id,
+    )
+
+
+def _spend_grant(session: Session, customer_id: int, kind_name: str, now: datetime) -> bool:
+    """Spend one of the customer's one-time subscriptions for the kind, if any is left."""
+    spent = session.execute(
+        update(SubscribeGrant)
+        .where(
+            SubscribeGrant.customer_id == customer_id,
+            SubscribeGrant.kind == kind_name,
+            SubscribeGrant.app == WeChatApp.OFFICIAL_ACCOUNT.value,
+            SubscribeGrant.remaining > 0,
+        )
+        .values(remaining=SubscribeGrant.remaining - 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return spent.rowcount > 0
+
+
+def _send_wechat(session, client, message, customer, kind, config, public_base_url, now):
+    openid = _openid(session, customer.id)
+    if openid is None:
+        _phone_instead(session, message, customer, kind, "客户未关注公众号", now)
+        return
+    subscribe = config.channel == CareChannel.SUBSCRIBE and _spend_grant(
+        session, customer.id, message.kind, now
+    )
+    if not subscribe and not config.template_id:
+        reason = (
+            "客户没有可用的订阅授权"
+            if config.channel == CareChannel.SUBSCRIBE
+            else "未配置该提醒的模板消息"
+        )
+        _finish(message, OutboxState.NO_CHANNEL, reason)
+        return
+    data = template_data(message, config)
+    url = public_base_url.rstrip("/") + (config.page or message.payload.get("url", "/m/"))
+    try:
+        if subscribe:
+            response = client.message.send_subscribe_message(
+                openid, config.template_id, data, page=url
+            )
+        else:
+            response = client.message.send_template(openid, config.template_id, data, url=url)
+    except WeChatClientException as exc:
+        _record_refusal(session, message, customer, kind, exc, now)
+    else:
+        message.channel = (CareChannel.SUBSCRIBE if subscribe else CareChannel.TEMPLATE).value
+        _finish(message, OutboxState.SENT)
+        message.msgid = str(response.get("msgid", ""))
+        message.sent_at = now
+
+
+def _record_refusal(session, message, customer, kind, exc: WeChatClientException, now) -> None:
     reason = f"{exc.errcode} {exc.errmsg}"
+    message.errcode = exc.errcode
     if exc.errcode in RETRYABLE and message.attempts < MAX_ATTEMPTS:
         _finish(message, OutboxState.PENDING, reason, exc.errcode)
         message.not_before = now + BACKOFF * (2 ** (message.attempts - 1))
     elif exc.errcode == NOT_FOLLOWING:
-        _finish(message, OutboxState.NO_CHANNEL, "客户已取消关注公众号", exc.errcode)
+        _phone_instead(session, message, customer, kind, "客户已取消关注公众号", now)
+    elif exc.errcode == SUBSCRIPTION_REFUSED:
+        _finish(message, OutboxState.FAILED, f"{reason}（客户拒收订阅消息）", exc.errcode)
+        session.execute(
+            update(SubscribeGrant)
+            .where(SubscribeGrant.customer_id == customer.id, SubscribeGrant.kind == message.kind)
+            .values(refused_at=now, remaining=0)
+            .execution_options(synchronize_session=False)
+        )
     else:
         _finish(message, OutboxState.FAILED, reason, exc.errcode)
 

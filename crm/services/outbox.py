@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm import clock
 from crm.models import OutboxMessage, OutboxState
+from crm.services.insert_once import insert_once
 
 VALUE_MAX = 20
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)  # Asia/Shanghai (issue 8 "No harassment")
@@ -46,36 +46,35 @@ def enqueue(
     url: str,
     not_before: datetime,
     now: datetime,
-) -> bool:
-    """Queue one message unless its dedupe key is already queued; True when queued now.
+    vehicle_id: int | None = None,
+    priority: int = 0,
+    bundled_into_id: int | None = None,
+) -> int | None:
+    """Queue one message unless its dedupe key is already queued; the new row's id, or None.
 
-    One INSERT … ON CONFLICT DO NOTHING, so concurrent planners never raise or double up.
+    One INSERT … ON CONFLICT DO NOTHING, so concurrent planners never raise or double up. A
+    row bundled into another message is never sent on its own (``bundled``).
     """
-    values = {
-        "store_id": store_id,
-        "customer_id": customer_id,
-        "kind": kind,
-        "due_on": due_on,
-        "dedupe_key": dedupe_key,
-        "payload": {"data": {key: shown(value) for key, value in fields.items()}, "url": url},
-        "not_before": not_before,
-        "state": OutboxState.PENDING.value,
-        "attempts": 0,
-        "error": "",
-        "msgid": "",
-        "created_at": now,
-    }
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement = postgresql.insert(OutboxMessage).on_conflict_do_nothing(
-            index_elements=["dedupe_key"]
-        )
-    elif dialect == "sqlite":
-        statement = sqlite.insert(OutboxMessage).on_conflict_do_nothing(
-            index_elements=["dedupe_key"]
-        )
-    else:
-        raise RuntimeError(f"the outbox needs PostgreSQL or SQLite, not {dialect}")
-    # RETURNING tells a row written from a conflict skipped, on every driver (rowcount does not).
-    written = session.execute(statement.values(**values).returning(OutboxMessage.id)).first()
-    return written is not None
+    state = OutboxState.BUNDLED if bundled_into_id else OutboxState.PENDING
+    return insert_once(
+        session,
+        OutboxMessage,
+        {
+            "store_id": store_id,
+            "customer_id": customer_id,
+            "vehicle_id": vehicle_id,
+            "kind": kind,
+            "due_on": due_on,
+            "dedupe_key": dedupe_key,
+            "payload": {"data": {key: shown(value) for key, value in fields.items()}, "url": url},
+            "not_before": not_before,
+            "priority": priority,
+            "bundled_into_id": bundled_into_id,
+            "channel": "",
+            "state": state.value,
+            "attempts": 0,
+            "error": "",
+            "msgid": "",
+            "created_at": now,
+        },
+    )
