@@ -17,23 +17,18 @@ exits 1 when the ratio is above 3.0. Tests call ``run(rows, app=...)`` with thei
 from __future__ import annotations
 
 import argparse
-import base64
 import io
-import os
 import random
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 from flask import Flask
 from openpyxl import Workbook
 from sqlalchemy import column, delete, insert, table
 
-from crm import clock, create_app, crypto
+from bench.scratch import scratch_app
+from crm import clock, crypto
 from crm.extensions import db
 from crm.models import (
     LEAD_SOURCE_LABELS,
@@ -182,44 +177,12 @@ def _measure(app: Flask, rows: int) -> tuple[float, float]:
     return baseline, elapsed
 
 
-@contextmanager
-def _scratch_app() -> Iterator[Flask]:
-    """An app on a new database beside DATABASE_URL (or a temporary SQLite file), migrated."""
-    from flask_migrate import upgrade
-
-    from tests.support import servers
-
-    with tempfile.TemporaryDirectory() as tmp:
-        dialect = "postgresql" if servers.uses_postgres() else "sqlite"
-        url = servers.scratch_database(Path(tmp), dialect)
-        try:
-            app = create_app(
-                {
-                    "CRM_ENV": "test",
-                    "CRM_INSTANCE_PATH": str(Path(tmp) / "instance"),
-                    "SECRET_KEY": "bench-secret-key",
-                    "PII_KEY": base64.b64encode(os.urandom(32)).decode(),
-                    "REDIS_URL": "",
-                    "DATABASE_URL": url,
-                    "TESTING": True,
-                }
-            )
-            with app.app_context():
-                upgrade()
-            yield app
-            with app.app_context():
-                db.engine.dispose()
-        finally:
-            if dialect == "postgresql":
-                servers.drop_postgres_database(url)
-
-
 def run(rows: int, app: Flask | None = None) -> tuple[float, float]:
     """(baseline seconds, import seconds) for ``rows`` rows; on ``app``'s database (already
     migrated), or on a scratch database beside DATABASE_URL."""
     if app is not None:
         return _measure(app, rows)
-    with _scratch_app() as scratch:
+    with scratch_app() as scratch:
         return _measure(scratch, rows)
 
 

@@ -68,6 +68,8 @@ _ENV_NAMES = frozenset(
         "QWEATHER_API_BASE_URL",
         "LOGIN_RATE_LIMIT",
         "PUBLIC_BASE_URL",
+        "DISPATCH_CONCURRENCY",
+        "JOBS_LEASE_SECONDS",
     }
 )
 
@@ -75,7 +77,11 @@ _ENV_NAMES = frozenset(
 def _flask_config(settings: Settings) -> dict:
     engine_options: dict = {"pool_pre_ping": True}
     if settings.uses_postgres:
-        engine_options.update(pool_size=5, max_overflow=10, connect_args={"connect_timeout": 5})
+        # The dispatcher's senders each hold a connection while they record an outcome.
+        overflow = max(10, settings.dispatch_concurrency)
+        engine_options.update(
+            pool_size=5, max_overflow=overflow, connect_args={"connect_timeout": 5}
+        )
     return {
         "SECRET_KEY": settings.secret_key,
         "SQLALCHEMY_DATABASE_URI": settings.database_url,

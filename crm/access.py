@@ -24,6 +24,8 @@ from crm.extensions import db
 from crm.models import (
     Booking,
     BookingSlot,
+    CareOptOut,
+    CareTemplate,
     CarModel,
     Customer,
     CustomerSegment,
@@ -33,6 +35,7 @@ from crm.models import (
     MemberCard,
     MembershipTier,
     MileageReading,
+    OutboxMessage,
     Role,
     ServiceOrder,
     Staff,
@@ -78,6 +81,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "segment.export": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
     # Segment thresholds are one setting for the whole group.
     "segment.configure": frozenset({R.GROUP_ADMIN}),
+    # The outbox 发送队列: a store admin watches the store's messages, the group admin all.
+    "outbox.view": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
+    "outbox.resend": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
+    # Care channels (templates, subscriptions, send personally) are one setting per group.
+    "care.configure": frozenset({R.GROUP_ADMIN}),
+    # Whoever serves the customer records their wish not to receive a kind of care.
+    "care.opt_out": frozenset(Role),
 }
 
 SALES_ROLES = frozenset({R.SALESPERSON, R.SUPERVISOR})
@@ -199,6 +209,19 @@ def _car_model_predicate(actor: Staff) -> ColumnElement[bool]:
     return CarModel.group_id == actor.group_id
 
 
+def _outbox_predicate(actor: Staff) -> ColumnElement[bool]:
+    # A message is seen by whoever sees its store.
+    return OutboxMessage.store_id.in_(select(Store.id).where(_store_predicate(actor)))
+
+
+def _care_template_predicate(actor: Staff) -> ColumnElement[bool]:
+    return CareTemplate.group_id == actor.group_id
+
+
+def _care_opt_out_predicate(actor: Staff) -> ColumnElement[bool]:
+    return CareOptOut.customer_id.in_(_customer_ids(actor))
+
+
 PREDICATES: dict[type, Callable[[Staff], ColumnElement[bool]]] = {
     ImportBatch: _import_batch_predicate,
     CarModel: _car_model_predicate,
@@ -217,6 +240,9 @@ PREDICATES: dict[type, Callable[[Staff], ColumnElement[bool]]] = {
     Booking: _booking_predicate,
     BookingSlot: _booking_slot_predicate,
     MembershipTier: _membership_tier_predicate,
+    OutboxMessage: _outbox_predicate,
+    CareTemplate: _care_template_predicate,
+    CareOptOut: _care_opt_out_predicate,
 }
 
 

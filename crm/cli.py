@@ -196,10 +196,13 @@ def import_service_orders(file: Path, dry_run: bool, store_code: str | None, goo
 @click.command("doctor")
 @with_appcontext
 def doctor():
-    """Check configuration, database, migrations, Redis and WeChat; exit non-zero on failure."""
-    from crm.services import health
+    """Check configuration, database, migrations, Redis, WeChat and QWeather; exit non-zero on
+    failure."""
+    from crm.services import health, qweather
 
-    checks = health.diagnose(db.session, current_app.extensions["crm_settings"])
+    settings = current_app.extensions["crm_settings"]
+    # Weather alerts are optional: without QWEATHER_KEY the line says 未配置, never silent.
+    checks = health.diagnose(db.session, settings) + [qweather.check(settings)]
     for check in checks:
         click.echo(check.line())
     failed = [check for check in checks if not check.ok]

@@ -25,6 +25,19 @@ class ConfigError(RuntimeError):
     """The configuration cannot run; the message names the variable."""
 
 
+def _bounded_int(env, name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"  # development | production | test
@@ -45,6 +58,11 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     login_rate_limit: str = "5 per minute"
     public_base_url: str = "http://127.0.0.1:5000"  # where WeChat sends people (menu links)
+    # The scheduler's leader lease (crm/services/leader.py): a standby ``jobs run`` takes over
+    # within this many seconds (plus one retry) of the leader's death.
+    jobs_lease_seconds: int = 30
+    # Messages the dispatcher has in flight to WeChat at once (issue 8; default 16).
+    dispatch_concurrency: int = 16
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -154,6 +172,8 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
         ).rstrip("/"),
         login_rate_limit=env.get("LOGIN_RATE_LIMIT", "5 per minute"),
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        jobs_lease_seconds=_bounded_int(env, "JOBS_LEASE_SECONDS", 30, 1, 3600),
+        dispatch_concurrency=_bounded_int(env, "DISPATCH_CONCURRENCY", 16, 1, 64),
         warnings=tuple(warnings),
     )
     return settings.with_overrides(**overrides) if overrides else settings

@@ -8,6 +8,7 @@ counts as that month (the regular one comes every year, the leap one rarely).
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 from lunar_python import Lunar, LunarYear, Solar
 
@@ -22,7 +23,8 @@ def lunar_mmdd(day: date) -> int:
     return abs(lunar.getMonth()) * 100 + lunar.getDay()
 
 
-def lunar_birthdays_on(day: date) -> list[int]:
+@lru_cache(maxsize=1024)
+def lunar_birthdays_on(day: date) -> tuple[int, ...]:
     """The lunar birthdays (month*100+day) celebrated on the solar ``day``.
 
     Nothing in a leap month (its regular month already had the birthdays); on the 29th of a
@@ -31,13 +33,13 @@ def lunar_birthdays_on(day: date) -> list[int]:
     lunar = _lunar(day)
     month = lunar.getMonth()
     if month < 0:
-        return []
-    keys = [month * 100 + lunar.getDay()]
+        return ()
+    key = month * 100 + lunar.getDay()
     if lunar.getDay() == 29:
         length = LunarYear.fromYear(lunar.getYear()).getMonth(month).getDayCount()
         if length == 29:
-            keys.append(month * 100 + 30)
-    return keys
+            return (key, month * 100 + 30)
+    return (key,)
 
 
 def solar_birthdays_on(day: date) -> list[int]:

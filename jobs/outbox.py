@@ -21,4 +21,12 @@ def plan(session: Session, now: datetime, day: date | None = None) -> dict[str, 
 def dispatch(session: Session, now: datetime) -> dict[str, int]:
     settings = current_app.extensions["crm_settings"]
     client = official_account_client(settings)
-    return dict(dispatcher.dispatch(session, client, settings.public_base_url, now))
+    return dict(
+        dispatcher.dispatch(
+            session,
+            client,
+            settings.public_base_url,
+            now,
+            concurrency=settings.dispatch_concurrency,
+        )
+    )

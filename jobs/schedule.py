@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from crm.services import handover, pool, segments
-from jobs import outbox
+from jobs import outbox, weather
 
 
 @dataclass(frozen=True)
@@ -36,4 +36,7 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
     # sends what is due every minute.
     PeriodicJob("plan_care", outbox.plan, "cron", {"hour": 6, "minute": 0}),
     PeriodicJob("dispatch_outbox", outbox.dispatch, "cron", {"minute": "*"}),
+    # Weather warnings (thunderstorm, typhoon, cold snap, heat wave) in customers' cities:
+    # QWeather is polled every 15 minutes so a warning reaches customers while it matters.
+    PeriodicJob("poll_weather", weather.poll, "cron", {"minute": "*/15"}),
 )

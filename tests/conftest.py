@@ -16,6 +16,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from crm import coordination, create_app
 from crm.extensions import db, limiter
+from tests.fakes.qweather import FakeQWeatherServer
 from tests.fakes.wechat import FakeWeChatServer
 from tests.support import servers
 
@@ -120,6 +121,19 @@ def fake_wechat(fake_wechat_server):
     fake_wechat_server.fake.reset()
     forget_shared_wechat_tokens()
     return fake_wechat_server
+
+
+@pytest.fixture(scope="session")
+def fake_qweather_server():
+    with FakeQWeatherServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_qweather(fake_qweather_server):
+    """The fake QWeather, reset: no cities, no warnings, nothing asked yet."""
+    fake_qweather_server.fake.reset()
+    return fake_qweather_server
 
 
 def forget_shared_wechat_tokens() -> None:

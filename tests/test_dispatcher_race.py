@@ -125,6 +125,7 @@ def test_enqueue_from_two_connections_at_once_queues_one_row(race_app, fake_wech
                     not_before=NOW,
                     now=NOW,
                 )
+                is not None
             )
             db.session.commit()
             db.session.remove()

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
 
 from crm.config import PROJECT_ROOT, Settings
+from crm.services import care_channels
 from wechat.client import official_account_client
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -25,9 +26,12 @@ class Check:
     name: str
     ok: bool
     detail: str
+    # Worth a look but not a failure (printed WARN; ``doctor`` still exits 0).
+    warning: bool = False
 
     def line(self) -> str:
-        return f"{'OK  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
+        status = "FAIL" if not self.ok else "WARN" if self.warning else "OK  "
+        return f"{status} {self.name}: {self.detail}"
 
 
 def check_configuration(settings: Settings) -> Check:
@@ -108,6 +112,21 @@ def check_wechat(settings: Settings) -> Check:
     return Check("wechat", True, f"access token obtained from {settings.wechat_api_base_url}")
 
 
+def check_care_channels(session: Session) -> list[Check]:
+    """One line per group naming the care kinds it has no usable channel for (未配置 in the
+    console's 关怀渠道): their reminders would end ``no_channel`` (issue 8 "Channels")."""
+    checks = []
+    for group, kinds in care_channels.unconfigured_by_group(session):
+        name = f"care channels {group.name}"
+        if kinds:
+            labels = "、".join(kind.label for kind in kinds)
+            detail = f"未配置 {labels}; configure them in the console (关怀渠道)"
+            checks.append(Check(name, True, detail, warning=True))
+        else:
+            checks.append(Check(name, True, "every care kind has a channel"))
+    return checks
+
+
 def readiness(session: Session, settings: Settings) -> list[Check]:
     return [check_database(session), check_redis(settings), check_wechat(settings)]
 
@@ -115,7 +134,10 @@ def readiness(session: Session, settings: Settings) -> list[Check]:
 def diagnose(session: Session, settings: Settings) -> list[Check]:
     database = check_database(session)
     checks = [check_configuration(settings), database]
-    if database.ok:
-        checks.append(check_migrations(session))
+    migrations = check_migrations(session) if database.ok else None
+    if migrations is not None:
+        checks.append(migrations)
     checks += [check_redis(settings), check_wechat(settings)]
+    if migrations is not None and migrations.ok:
+        checks += check_care_channels(session)
     return checks

@@ -34,6 +34,11 @@ def shown(value: str) -> str:
     return text if len(text) <= VALUE_MAX else text[: VALUE_MAX - 1] + "…"
 
 
+def payload(fields: dict[str, str], url: str) -> dict:
+    """A row's payload: the values as WeChat will show them, and the page it opens."""
+    return {"data": {key: shown(value) for key, value in fields.items()}, "url": url}
+
+
 def enqueue(
     session: Session,
     *,
@@ -66,7 +71,7 @@ def enqueue(
             "kind": kind,
             "due_on": due_on,
             "dedupe_key": dedupe_key,
-            "payload": {"data": {key: shown(value) for key, value in fields.items()}, "url": url},
+            "payload": payload(fields, url),
             "not_before": not_before,
             "priority": priority,
             "bundled_into_id": bundled_into_id,

@@ -10,7 +10,9 @@ Each push is handled once and fast (database writes only):
   WeChat re-delivers it, the first reply is answered again and nothing changes;
 - follows and unfollows are recorded on the openid's identity; scanning a binding QR code binds
   the openid to its person (``crm.services.binding``); menu clicks and text messages get a
-  text reply (keyword auto-replies configured in the console).
+  text reply (keyword auto-replies configured in the console);
+- answers to the subscription pop-up count the customer's one-time subscription grants
+  (``crm.services.subscribe_grants``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from wechatpy import parse_message
 
 from crm.errors import Conflict, ValidationError
 from crm.models import AutoReply, CallbackReceipt, Customer, Staff, WeChatApp
-from crm.services import binding, wechat_identity
+from crm.services import binding, subscribe_grants, wechat_identity
 
 KEY_LENGTH = 128  # CallbackReceipt.key
 REPLY_LENGTH = 2000  # CallbackReceipt.reply
@@ -56,6 +58,8 @@ class Inbound:
     msg_id: int
     content: str  # a text message's text
     event_key: str  # a click's menu key, or a scan's scene (without "qrscene_")
+    # A subscription event's answers, one per template (crm.services.subscribe_grants).
+    subscriptions: tuple[subscribe_grants.Choice, ...] = ()
 
     @property
     def key(self) -> str:
@@ -76,15 +80,19 @@ def parse(xml: str | bytes) -> Inbound:
         if message is None:
             raise ValidationError("empty message", "xml")
         openid, account = message.source, message.target
+        event = getattr(message, "event", "") or ""
         inbound = Inbound(
             openid=openid or "",
             account=account or "",
             msg_type=message.type,
-            event=getattr(message, "event", "") or "",
+            event=event,
             create_time=message.time or 0,
             msg_id=message.id or 0,
             content=(getattr(message, "content", "") or "") if message.type == "text" else "",
             event_key=_event_key(message),
+            subscriptions=(
+                subscribe_grants.choices(xml) if event in subscribe_grants.EVENTS else ()
+            ),
         )
     except (ExpatError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValidationError("malformed XML", "xml") from exc
@@ -159,6 +167,8 @@ def _dispatch(session: Session, inbound: Inbound, now: datetime) -> str:
         return _bind(session, inbound.openid, inbound.event_key, now)
     if inbound.event == "click":
         return _menu(session, inbound.openid, inbound.event_key)
+    if inbound.event in subscribe_grants.EVENTS:
+        subscribe_grants.record(session, inbound.openid, inbound.event, inbound.subscriptions, now)
     return ""
 
 

@@ -16,8 +16,10 @@ def register(app: Flask) -> None:
         api,
         console,
         console_aftersales,
+        console_care_channels,
         console_catalogue,
         console_imports,
+        console_outbox,
         console_segments,
         enquiry,
         main,
@@ -25,6 +27,7 @@ def register(app: Flask) -> None:
         member_h5,
         sandbox,
         staff_bookings,
+        staff_care_tasks,
         staff_deals,
         staff_h5,
         staff_leads,
@@ -39,11 +42,14 @@ def register(app: Flask) -> None:
     app.register_blueprint(console_catalogue.bp)
     app.register_blueprint(console_aftersales.bp)
     app.register_blueprint(console_segments.bp)
+    app.register_blueprint(console_outbox.bp)
+    app.register_blueprint(console_care_channels.bp)
     app.register_blueprint(staff_h5.bp)
     app.register_blueprint(staff_leads.bp)
     app.register_blueprint(staff_vehicles.bp)
     app.register_blueprint(staff_deals.bp)
     app.register_blueprint(staff_bookings.bp)
+    app.register_blueprint(staff_care_tasks.bp)
     app.register_blueprint(enquiry.bp)
     app.register_blueprint(member_h5.bp)
     app.register_blueprint(member_bookings.bp)

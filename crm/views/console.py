@@ -14,7 +14,7 @@ from crm import access, clock
 from crm.errors import ValidationError
 from crm.extensions import db, limiter
 from crm.models import ROLE_LABELS, Customer, Group, Lead, LeadStatus, Role, Staff, Store, Team
-from crm.services import auth, auto_replies, handover, membership, org, timeline
+from crm.services import auth, auto_replies, care_opt_outs, handover, membership, org, timeline
 from crm.views import invitations
 from crm.views.forms import form_page, form_values, int_arg, local_target
 
@@ -356,6 +356,7 @@ def customer_detail(customer_id: int):
         entries=entries,
         card=membership.card_view(db.session, customer),
         advisors=handover.advisors_of_store(db.session, customer.store_id) if may_assign else [],
+        care_choices=care_opt_outs.for_customer(db.session, current_user, customer.id),
     )
 
 

@@ -34,6 +34,7 @@ from crm.models import (
     Store,
 )
 from crm.services import catalogue, enquiry_links, leads, pool, workbench
+from crm.services.care import tasks as care_tasks
 from crm.services.identity import find_staff_by_phone
 from crm.views import invitations, member_h5, wechat_oauth
 from crm.views.forms import form_page, form_values, int_arg
@@ -87,8 +88,15 @@ def model_names() -> list[str]:
 
 @bp.get("/")
 def home():
-    bench = workbench.summary(db.session, current_user, clock.now())
-    return render_template("h5/home.html", bench=bench, labels=LEAD_CLASS_LABELS)
+    now = clock.now()
+    bench = workbench.summary(db.session, current_user, now)
+    return render_template(
+        "h5/home.html",
+        bench=bench,
+        labels=LEAD_CLASS_LABELS,
+        care_tasks=care_tasks.open_tasks(db.session, current_user, now),
+        now=now,
+    )
 
 
 @bp.get("/pool")

@@ -3,7 +3,8 @@
 Real sockets, real wechatpy calls: the app is pointed at it with ``WECHAT_API_BASE_URL``.
 It answers the way WeChat does: HTTP 200 with ``{"errcode": N, "errmsg": "..."}``, and these
 codes where WeChat uses them: 40001 invalid token, 42001 expired token, 40029 invalid code,
-40163 code already used, 43004 recipient not subscribed, 45009 quota reached, -1 busy.
+40163 code already used, 43004 recipient not subscribed, 43101 recipient refused subscribe
+messages, 45009 quota reached, -1 busy.
 
 Tests arrange the world (``add_js_code``, ``add_oauth_code``, ``subscribe`` ...) and inspect
 what was asked (``requests``, ``token_fetches``, ``sent``).
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +32,7 @@ ERRORS = {
     40163: "code been used",
     42001: "access_token expired",
     43004: "require subscribe",
+    43101: "user refuse to accept the msg",
     45009: "reach max api daily quota limit",
 }
 
@@ -50,6 +54,7 @@ class FakeWeChat:
     menus: list[dict] = field(default_factory=list)
     phone_calls: int = 0
     force_errcode: int | None = None  # every call answers this error (outage simulation)
+    latency: float = 0.0  # seconds every answer waits, like WeChat over the internet
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self):
@@ -64,6 +69,7 @@ class FakeWeChat:
         self.oauth_codes: dict[str, dict] = {}  # oauth code -> {"openid", "unionid"}
         self.used_codes: set[str] = set()
         self.subscribed: set[str] = set()
+        self.refusing: set[str] = set()  # openids that refuse subscribe messages (43101)
         self.queued_errors: dict[str, list[int]] = defaultdict(list)  # path -> errcodes
         self.qrcodes: dict[str, str] = {}  # ticket -> scene
 
@@ -75,6 +81,7 @@ class FakeWeChat:
             self.menus.clear()
             self.phone_calls = 0
             self.force_errcode = None
+            self.latency = 0.0
             self._reset_state()
 
     # --- arranging the world --------------------------------------------------------------
@@ -90,6 +97,10 @@ class FakeWeChat:
 
     def subscribe(self, openid: str) -> None:
         self.subscribed.add(openid)
+
+    def refuse_subscriptions(self, openid: str) -> None:
+        """The user turned our subscribe messages off: bizsend answers 43101."""
+        self.refusing.add(openid)
 
     def fail_next(self, path: str, *errcodes: int) -> None:
         """The next calls to ``path`` answer these errcodes, one each, in order."""
@@ -228,6 +239,12 @@ class FakeWeChat:
             self.sent.append({"kind": kind, "msgid": msgid, **body})
         return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
 
+    def send_subscribe(self, body: dict) -> dict:
+        """POST cgi-bin/message/subscribe/bizsend: a one-time subscription message."""
+        if body.get("touser") in self.refusing:
+            return error(43101)
+        return self.send("subscribe", body)
+
     def qrcode(self, body: dict) -> dict:
         scene = body.get("action_info", {}).get("scene", {})
         scene_value = scene.get("scene_str") or str(scene.get("scene_id", ""))
@@ -244,6 +261,7 @@ class FakeWeChat:
 ROUTES = {
     "/cgi-bin/message/template/send": (True, lambda f, a, p, b: f.send("template", b)),
     "/cgi-bin/message/custom/send": (True, lambda f, a, p, b: f.send("custom", b)),
+    "/cgi-bin/message/subscribe/bizsend": (True, lambda f, a, p, b: f.send_subscribe(b)),
     "/cgi-bin/qrcode/create": (True, lambda f, a, p, b: f.qrcode(b)),
     "/cgi-bin/menu/create": (True, lambda f, a, p, b: f.menus.append(b) or error(0)),
     "/cgi-bin/ticket/getticket": (
@@ -290,6 +308,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         params = {key: values[0] for key, values in parse_qs(url.query).items()}
         fake = self.fake
+        if fake.latency:
+            time.sleep(fake.latency)
         fake.requests.append((method, url.path))
         route = ROUTES.get(url.path)
         if route is None:
@@ -323,11 +343,20 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A caller that hung up before its answer (a dispatcher killed mid-call, as the crash
+        # test does) is the caller's business, not an error of the fake.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeWeChatServer:
     def __init__(self, fake: FakeWeChat | None = None):
         self.fake = fake or FakeWeChat()
         handler = type("Handler", (_Handler,), {"fake": self.fake})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = _Server(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -39,6 +39,8 @@ class CareKind:
     bundle_only: bool = False
     # After the message the advisor calls the next day to book (PRODUCT: "call next day").
     booking_call: bool = False
+    # A customer WeChat cannot reach gets a phone call from the care specialist instead.
+    call_if_unreachable: bool = True
 
     @property
     def critical(self) -> bool:

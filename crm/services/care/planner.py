@@ -11,24 +11,61 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from crm.services.care import new_car, policy
+from crm.services.care import (
+    after_service,
+    anniversary,
+    birthdays,
+    delivery_calls,
+    holidays,
+    inspection,
+    insurance,
+    maintenance,
+    new_car,
+    part_checks,
+    policy,
+    seasonal,
+    weather,
+)
 from crm.services.care.kinds import CareItem, CareKind
 
 Planner = Callable[[Session, date, datetime], Iterable[CareItem]]
 
 # Every kind of PRODUCT "The care calendar" that the planner queues, with its planner.
 KINDS: dict[str, tuple[CareKind, Planner]] = {
-    kind.name: (kind, plan) for kind, plan in ((new_car.KIND, new_car.plan),)
+    kind.name: (kind, plan)
+    for kind, plan in (
+        (new_car.KIND, new_car.plan),
+        (birthdays.SOLAR, birthdays.plan_solar),
+        (birthdays.LUNAR, birthdays.plan_lunar),
+        (holidays.KIND, holidays.plan),
+        (anniversary.KIND, anniversary.plan),
+        (anniversary.TRADE_IN, anniversary.plan_trade_in),
+        (seasonal.KIND, seasonal.plan),
+        (maintenance.KIND, maintenance.plan),
+        (part_checks.KIND, part_checks.plan),
+        (insurance.COMPULSORY, insurance.plan_compulsory),
+        (insurance.COMMERCIAL, insurance.plan_commercial),
+        (inspection.KIND, inspection.plan),
+        (after_service.KIND, after_service.plan),
+    )
 }
 
 TaskPlanner = Callable[[Session, date, datetime], int]
 
 # Staff tasks of the calendar (3DC, 7DC, post-service and post-repair calls), each planner
 # queueing its tasks through crm.services.care.tasks.queue and returning how many are new.
-TASK_PLANNERS: dict[str, TaskPlanner] = {}
+TASK_PLANNERS: dict[str, TaskPlanner] = {
+    "delivery_3dc": delivery_calls.plan_three_day_calls,
+    "delivery_7dc": delivery_calls.plan_seven_day_visits,
+    "post_service_call": after_service.plan_post_service_calls,
+    "repair_callback": after_service.plan_repair_callbacks,
+}
 
 # Kinds queued by something other than the daily planner (weather warnings when polled).
-EVENT_KINDS: dict[str, CareKind] = {}
+EVENT_KINDS: dict[str, CareKind] = {
+    weather.KIND.name: weather.KIND,
+    after_service.REPAIR_THANKS.name: after_service.REPAIR_THANKS,
+}
 
 
 def kind(name: str) -> CareKind | None:
