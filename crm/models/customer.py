@@ -34,7 +34,7 @@ class Customer(db.Model):
     birth_mmdd: Mapped[int | None] = mapped_column(index=True)
     lunar_birth_mmdd: Mapped[int | None] = mapped_column(index=True)
     occupation: Mapped[str] = mapped_column(String(50), default="")
-    city: Mapped[str] = mapped_column(String(50), default="")
+    city: Mapped[str] = mapped_column(String(50), default="", index=True)
     hobbies: Mapped[str] = mapped_column(String(200), default="", server_default="")
     employer: Mapped[str] = mapped_column(String(100), default="", server_default="")
     # Driving licence, completed at delivery (PRODUCT "Deal and handover").

@@ -39,14 +39,14 @@ class ServiceOrder(db.Model):
     advisor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
     work_order_no: Mapped[str] = mapped_column(String(30), unique=True)
     kind: Mapped[ServiceKind] = mapped_column(String(24))
-    opened_on: Mapped[date] = mapped_column(Date)
+    opened_on: Mapped[date] = mapped_column(Date, index=True)
     mileage_km: Mapped[int] = mapped_column(Integer)
     work_items: Mapped[str] = mapped_column(Text, default="")
     parts: Mapped[str] = mapped_column(Text, default="")
     labour_fen: Mapped[int] = mapped_column(Integer, default=0)
     parts_fen: Mapped[int] = mapped_column(Integer, default=0)
     # Paid orders count towards the membership tier; None while the bill is open.
-    paid_on: Mapped[date | None] = mapped_column(Date)
+    paid_on: Mapped[date | None] = mapped_column(Date, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
 

@@ -407,7 +407,7 @@ def dispatch(
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=workers) if workers > 1 else nullcontext() as pool:
         while time.monotonic() - started < budget.total_seconds():
-            claimed = claim(session, now, max(limit, workers * 8))
+            claimed = claim(session, now, max(limit, workers * 16))
             if not claimed:
                 break
             sends = plain_template_sends(session, claimed, public_base_url)
