@@ -9,6 +9,7 @@ from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import Customer
 from crm.services import membership
+from crm.services.care import inbox
 from crm.services.identity import find_customer_by_phone
 from crm.views import wechat_oauth
 
@@ -27,7 +28,8 @@ def home():
     if customer is None:
         return redirect(url_for("member_h5.login"))
     card = membership.card_view(db.session, customer)
-    return render_template("member/home.html", customer=customer, card=card)
+    messages = inbox.recent(db.session, customer)
+    return render_template("member/home.html", customer=customer, card=card, messages=messages)
 
 
 def _member(db_session, phone):
