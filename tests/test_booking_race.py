@@ -92,7 +92,9 @@ def _book(session, actor, customer_id: int):
 
 def _book_in_own_connection(app, customer_id: int, outcomes: dict, key=None, hook=None):
     with app.app_context():
-        session = db.session
+        # The session object itself: a listener on the scoped_session would land on the
+        # Session class and hold every later commit of the test run.
+        session = db.session()
         if hook is not None:
             event.listen(session, "before_commit", hook)
         key = customer_id if key is None else key
@@ -102,6 +104,8 @@ def _book_in_own_connection(app, customer_id: int, outcomes: dict, key=None, hoo
         except Conflict as error:
             outcomes[key] = error.message
         finally:
+            if hook is not None:
+                event.remove(session, "before_commit", hook)
             db.session.remove()
 
 

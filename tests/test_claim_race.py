@@ -52,7 +52,9 @@ def _seed(salespeople: int) -> tuple[int, list[int]]:
 
 def _claim_in_own_connection(app, staff_id: int, lead_id: int, outcomes: dict, hook=None):
     with app.app_context():
-        session = db.session
+        # The session object itself: a listener on the scoped_session would land on the
+        # Session class and hold every later commit of the test run.
+        session = db.session()
         if hook is not None:
             event.listen(session, "before_commit", hook)
         try:
@@ -68,6 +70,8 @@ def _claim_in_own_connection(app, staff_id: int, lead_id: int, outcomes: dict, h
         except Conflict as error:
             outcomes[staff_id] = error.message
         finally:
+            if hook is not None:
+                event.remove(session, "before_commit", hook)
             db.session.remove()
 
 
