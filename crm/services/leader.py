@@ -33,6 +33,7 @@ import secrets
 import socket
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -120,7 +121,7 @@ def holder_of(session: Session, name: str, now: datetime) -> str | None:
 # --- the lease a process keeps ----------------------------------------------------------------
 
 
-class Lease:
+class Lease(ABC):
     """One process's claim on a named lease; :meth:`hold` takes or renews it."""
 
     def __init__(self, name: str, holder: str, ttl_seconds: float):
@@ -146,14 +147,17 @@ class Lease:
         self._valid_until = 0.0
         self._release()
 
+    @abstractmethod
     def current_holder(self) -> str | None:
-        raise NotImplementedError
+        """Who holds the lease now, if anyone."""
 
+    @abstractmethod
     def _take(self) -> bool:
-        raise NotImplementedError
+        """Take the lease, or renew it while ours, in one atomic step of the store."""
 
+    @abstractmethod
     def _release(self) -> None:
-        raise NotImplementedError
+        """Delete the lease only if it is still ours."""
 
 
 class RedisLease(Lease):
