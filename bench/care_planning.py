@@ -16,6 +16,7 @@ Exits 1 when either ratio is over its limit. Tests call ``run(...)``.
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import sys
 import time
@@ -179,8 +180,18 @@ def _bare_select_seconds() -> float:
 
 
 def _best(measure, *args) -> float:
-    """The fastest of ``REPEATS`` runs: the machines are shared, noise only adds time."""
-    return min(measure(*args) for _ in range(REPEATS))
+    """The fastest of ``REPEATS`` runs: the machines are shared, noise only adds time.
+
+    Objects alive before the run (the app, what seeding left) are frozen out of the garbage
+    collector first, for both sizes alike: otherwise every full collection during the run walks
+    them, and that cost grows with what the process happened to hold, not with the planner.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        return min(measure(*args) for _ in range(REPEATS))
+    finally:
+        gc.unfreeze()
 
 
 def _plan_seconds(day: date, now: datetime) -> float:
