@@ -27,20 +27,11 @@ from sqlalchemy import select as query
 
 from crm.config import PROJECT_ROOT
 from crm.extensions import db
-from crm.models import (
-    CareTemplate,
-    Customer,
-    Group,
-    OutboxMessage,
-    OutboxState,
-    Store,
-    WeChatApp,
-    WeChatIdentity,
-)
+from crm.models import OutboxMessage, OutboxState
 from crm.services import dispatcher, outbox
-from crm.services.identity import phone_index
 from tests.conftest import TEST_PII_KEY
 from tests.support import servers
+from tests.support.followers import followed_customers
 from wechat.client import SharedTokenClient
 
 NOW = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)  # 10:00 in Beijing, outside the quiet hours
@@ -79,43 +70,6 @@ for _ in sys.stdin:
     _, waited = os.waitpid(pid, 0)
     print(f"ended {os.waitstatus_to_exitcode(waited)}", flush=True)
 """
-
-
-def followed_customers(fake) -> tuple[int, list[int]]:
-    """A store with a new-car template and customers who follow the Official Account."""
-    group = Group(name="集团", created_at=NOW)
-    db.session.add(group)
-    db.session.flush()
-    store = Store(group_id=group.id, code="D01", name="发送店", created_at=NOW)
-    db.session.add_all([store, CareTemplate(group_id=group.id, kind="new_car", template_id="t1")])
-    db.session.flush()
-    customer_ids = []
-    for number in range(MESSAGES):
-        phone = f"+8613700000{number:03d}"
-        customer = Customer(
-            group_id=group.id,
-            store_id=store.id,
-            name=f"客户{number}",
-            phone=phone,
-            phone_index=phone_index(phone),
-            created_at=NOW,
-        )
-        db.session.add(customer)
-        db.session.flush()
-        openid = f"o-crash-{number}"
-        fake.subscribe(openid)
-        db.session.add(
-            WeChatIdentity(
-                app=WeChatApp.OFFICIAL_ACCOUNT.value,
-                openid=openid,
-                customer_id=customer.id,
-                subscribed=True,
-                bound_at=NOW,
-            )
-        )
-        customer_ids.append(customer.id)
-    db.session.commit()
-    return store.id, customer_ids
 
 
 def queue_run(run: int, store_id: int, customer_ids: list[int]) -> None:
@@ -209,7 +163,7 @@ def test_a_dispatcher_killed_at_random_points_loses_nothing_and_resends_only_row
     race_app, fake_wechat, tmp_path
 ):
     fake = fake_wechat.fake
-    store_id, customer_ids = followed_customers(fake)
+    store_id, customer_ids = followed_customers(fake, MESSAGES, NOW)
     env = {
         **os.environ,
         "CRM_ENV": "test",

@@ -10,17 +10,9 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 
 from crm.extensions import db
-from crm.models import (
-    CareTemplate,
-    Customer,
-    Group,
-    OutboxMessage,
-    Store,
-    WeChatApp,
-    WeChatIdentity,
-)
+from crm.models import OutboxMessage
 from crm.services import dispatcher, outbox
-from crm.services.identity import phone_index
+from tests.support.followers import followed_customers
 from wechat.client import SharedTokenClient
 
 NOW = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)
@@ -28,39 +20,12 @@ MESSAGES = 40
 
 
 def _seed(fake) -> None:
-    group = Group(name="集团", created_at=NOW)
-    db.session.add(group)
-    db.session.flush()
-    store = Store(group_id=group.id, code="D01", name="发送店", created_at=NOW)
-    db.session.add_all([store, CareTemplate(group_id=group.id, kind="new_car", template_id="t1")])
-    db.session.flush()
-    for number in range(MESSAGES):
-        phone = f"+8613700000{number:03d}"
-        customer = Customer(
-            group_id=group.id,
-            store_id=store.id,
-            name=f"客户{number}",
-            phone=phone,
-            phone_index=phone_index(phone),
-            created_at=NOW,
-        )
-        db.session.add(customer)
-        db.session.flush()
-        openid = f"o-race-{number}"
-        fake.subscribe(openid)
-        db.session.add(
-            WeChatIdentity(
-                app=WeChatApp.OFFICIAL_ACCOUNT.value,
-                openid=openid,
-                customer_id=customer.id,
-                subscribed=True,
-                bound_at=NOW,
-            )
-        )
+    store_id, customer_ids = followed_customers(fake, MESSAGES, NOW)
+    for number, customer_id in enumerate(customer_ids):
         outbox.enqueue(
             db.session,
-            store_id=store.id,
-            customer_id=customer.id,
+            store_id=store_id,
+            customer_id=customer_id,
             kind="new_car",
             due_on=date(2026, 6, 15),
             dedupe_key=f"new_car:race-{number}",

@@ -12,11 +12,10 @@ Tests arrange the world (``add_city``, ``warn``) and inspect what was asked (``r
 from __future__ import annotations
 
 import itertools
-import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+from tests.fakes.loopback import JsonHandler, LoopbackServer
 
 _ids = itertools.count(1)
 
@@ -107,7 +106,7 @@ ROUTES = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     fake: FakeQWeather
 
     def do_GET(self):
@@ -125,35 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(route(fake, params))
 
-    def _json(self, body: dict, status: int = 200) -> None:
-        payload = json.dumps(body, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-
-class FakeQWeatherServer:
+class FakeQWeatherServer(LoopbackServer):
     def __init__(self, fake: FakeQWeather | None = None):
-        self.fake = fake or FakeQWeather()
-        handler = type("Handler", (_Handler,), {"fake": self.fake})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeQWeatherServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(fake or FakeQWeather(), _Handler)

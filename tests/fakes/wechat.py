@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import sys
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+from tests.fakes.loopback import JsonHandler, LoopbackServer
 
 ERRORS = {
     -1: "system error",
@@ -288,7 +288,7 @@ ROUTES = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     fake: FakeWeChat
 
     def do_GET(self):
@@ -331,44 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         self._json(handler(fake, appid, params, body))
 
-    def _json(self, body: dict, status: int = 200) -> None:
-        payload = json.dumps(body, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request, client_address):
-        # A caller that hung up before its answer (a dispatcher killed mid-call, as the crash
-        # test does) is the caller's business, not an error of the fake.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-class FakeWeChatServer:
+class FakeWeChatServer(LoopbackServer):
     def __init__(self, fake: FakeWeChat | None = None):
-        self.fake = fake or FakeWeChat()
-        handler = type("Handler", (_Handler,), {"fake": self.fake})
-        self.httpd = _Server(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeWeChatServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(fake or FakeWeChat(), _Handler)

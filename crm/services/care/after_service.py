@@ -38,7 +38,7 @@ from crm.models import (
     Vehicle,
 )
 from crm.services.care import callers, policy, tasks, vehicle_reminders
-from crm.services.care.kinds import CareItem, CareKind, Rank
+from crm.services.care.kinds import NO_STORE_PHONE, CareItem, CareKind, Rank
 
 SERVICE_KINDS = (
     ServiceKind.FIRST_MAINTENANCE.value,
@@ -241,7 +241,7 @@ def thanks_item(session: Session, task: CareTask, actor: Staff, now: datetime) -
             else "",
             "keyword2": actor.name,
             "keyword3": THANKS,
-            "keyword4": store.phone or vehicle_reminders.NO_PHONE,
+            "keyword4": store.phone or NO_STORE_PHONE,
         },
     )
 

@@ -20,10 +20,9 @@ from sqlalchemy.orm import Session
 from crm import clock
 from crm.lunar_dates import solar_birthdays_on
 from crm.models import Customer, Store, Vehicle
-from crm.services.care.kinds import CareItem, CareKind, Rank
+from crm.services.care.kinds import NO_STORE_PHONE, CareItem, CareKind, Rank
 
 SEND_AT = time(10, 0)
-NO_PHONE = "请联系您的专属顾问"
 TRADE_IN_AGE = 3  # years
 TRADE_IN_OFFER = "免费评估旧车，置换享补贴"
 
@@ -120,7 +119,7 @@ def plan(session: Session, day: date, now: datetime) -> list[CareItem]:
                 "keyword2": _car(model, plate),
                 "keyword3": f"{bought:%Y-%m-%d}",
                 "keyword4": f"感谢相伴{day.year - bought.year}周年",
-                "keyword5": store_phone or NO_PHONE,
+                "keyword5": store_phone or NO_STORE_PHONE,
             },
         )
         for vehicle_id, customer_id, store_id, model, plate, bought, name, store_phone in (
@@ -147,7 +146,7 @@ def plan_trade_in(session: Session, day: date, now: datetime) -> list[CareItem]:
                 "keyword2": _car(model, plate),
                 "keyword3": f"{day.year - bought.year}年",
                 "keyword4": TRADE_IN_OFFER,
-                "keyword5": store_phone or NO_PHONE,
+                "keyword5": store_phone or NO_STORE_PHONE,
             },
         )
         for vehicle_id, customer_id, store_id, model, plate, bought, name, store_phone in (

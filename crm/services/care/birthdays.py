@@ -25,11 +25,10 @@ from crm import clock
 from crm.lunar_dates import lunar_birthdays_on, solar_birthdays_on
 from crm.models import Customer, Store
 from crm.services.care.holidays import spring_festival
-from crm.services.care.kinds import CareItem, CareKind, Rank
+from crm.services.care.kinds import NO_STORE_PHONE, CareItem, CareKind, Rank
 
 SEND_AT = time(7, 0)  # the birthday window opens; everything due by 08:30
 WISH = "祝您生日快乐，幸福安康！"
-NO_PHONE = "请联系您的专属顾问"
 
 # The top greeting rank: a holiday on the same day (ranked just below) rides along with the
 # birthday. Not above GREETING, or the policy would defer a second birthday message of the
@@ -138,7 +137,7 @@ def _items(session, kind: CareKind, column, keys, day: date, occasion: str, labe
                 "keyword2": label(mmdd),
                 "keyword3": WISH,
                 "keyword4": store_name,
-                "keyword5": store_phone or NO_PHONE,
+                "keyword5": store_phone or NO_STORE_PHONE,
             },
         )
         for customer_id, store_id, name, mmdd, store_name, store_phone in rows

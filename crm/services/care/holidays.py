@@ -29,11 +29,10 @@ from sqlalchemy.orm import Session
 from crm import clock
 from crm.lunar_dates import lunar_date
 from crm.models import Customer, Store
-from crm.services.care.kinds import CareItem, CareKind, Rank
+from crm.services.care.kinds import NO_STORE_PHONE, CareItem, CareKind, Rank
 
 SEND_AT = time(9, 0)
 TEACHER_WORDS = ("教师", "老师")
-NO_PHONE = "请联系您的专属顾问"
 
 KIND = CareKind(
     name="holiday",
@@ -156,7 +155,7 @@ def plan(session: Session, day: date, now: datetime) -> list[CareItem]:
                     "keyword2": festival.name,
                     "keyword3": festival.wish,
                     "keyword4": store_name,
-                    "keyword5": store_phone or NO_PHONE,
+                    "keyword5": store_phone or NO_STORE_PHONE,
                 },
             )
             for customer_id, store_id, name, store_name, store_phone in session.execute(query)

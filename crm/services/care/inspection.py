@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from crm.models import Vehicle
 from crm.services.care import vehicle_reminders
-from crm.services.care.kinds import CareItem, CareKind, Rank
+from crm.services.care.kinds import NO_STORE_PHONE, CareItem, CareKind, Rank
 
 LEADS = (30, 7)  # days ahead
 
@@ -40,7 +40,7 @@ def plan(session: Session, day: date, now: datetime) -> list[CareItem]:
             {
                 "keyword1": vehicle_reminders.vehicle_label(row.plate, row.model),
                 "keyword2": f"{row.due:%Y-%m-%d}",
-                "keyword3": row.store_phone or vehicle_reminders.NO_PHONE,
+                "keyword3": row.store_phone or NO_STORE_PHONE,
             },
         )
         for row, lead in vehicle_reminders.due_rows(session, Vehicle.inspection_due, day, LEADS)

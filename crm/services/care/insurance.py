@@ -18,7 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from crm.models import Vehicle
 from crm.services.care import vehicle_reminders
-from crm.services.care.kinds import CareItem, CareKind, Rank
+from crm.services.care.kinds import NO_STORE_PHONE, CareItem, CareKind, Rank
 
 LEADS = (30, 7)  # days ahead
 
@@ -63,7 +63,7 @@ def _plan(
                 "keyword1": vehicle_reminders.vehicle_label(row.plate, row.model),
                 "keyword2": kind.sample["keyword2"],
                 "keyword3": f"{row.due:%Y-%m-%d}",
-                "keyword4": row.store_phone or vehicle_reminders.NO_PHONE,
+                "keyword4": row.store_phone or NO_STORE_PHONE,
             },
         )
         for row, lead in vehicle_reminders.due_rows(session, column, day, LEADS)

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+# What a message says where the store has no phone on file.
+NO_STORE_PHONE = "请致电门店"
+
 
 class Rank:
     """Priorities: service-critical reminders outrank service notices outrank greetings."""

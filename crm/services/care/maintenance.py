@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from crm.models import SERVICE_KIND_LABELS, ServiceKind, Vehicle
 from crm.services.care import vehicle_reminders
-from crm.services.care.kinds import CareItem, CareKind, Rank
+from crm.services.care.kinds import NO_STORE_PHONE, CareItem, CareKind, Rank
 
 LEADS = (7, 1)  # days ahead
 
@@ -72,7 +72,7 @@ def plan(session: Session, day: date, now: datetime) -> list[CareItem]:
                 "keyword2": _service_label(row.next_service_kind),
                 "keyword3": f"{row.due:%Y-%m-%d}",
                 "keyword4": f"{row.next_service_km}公里" if row.next_service_km else "按保养手册",
-                "keyword5": row.store_phone or vehicle_reminders.NO_PHONE,
+                "keyword5": row.store_phone or NO_STORE_PHONE,
             },
         )
         for row, lead in rows

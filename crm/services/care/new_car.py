@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from crm import clock
 from crm.models import Customer, Deal, DealStatus, Staff, Store, Vehicle
 from crm.services.care import policy
-from crm.services.care.kinds import CareItem, CareKind, Rank
+from crm.services.care.kinds import NO_STORE_PHONE, CareItem, CareKind, Rank
 
 KIND = CareKind(
     name="new_car",
@@ -59,8 +59,8 @@ def item_for_deal(session: Session, deal: Deal, now: datetime) -> CareItem | Non
         vehicle_id=vehicle.id,
         values={
             "keyword1": advisor.name,
-            "keyword2": store.phone or "请致电门店",
-            "keyword3": store.rescue_phone or store.phone or "请致电门店",
+            "keyword2": store.phone or NO_STORE_PHONE,
+            "keyword3": store.rescue_phone or store.phone or NO_STORE_PHONE,
             "keyword4": store.address or store.name,
             "keyword5": (
                 f"{first_service:%Y-%m-%d}或{vehicle.first_maintenance_km}公里"

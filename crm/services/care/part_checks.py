@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from crm.models import MileageReading, Store, Vehicle
 from crm.services import mileage
 from crm.services.care import vehicle_reminders
-from crm.services.care.kinds import CareItem, CareKind, Rank
+from crm.services.care.kinds import NO_STORE_PHONE, CareItem, CareKind, Rank
 
 
 @dataclass(frozen=True)
@@ -177,6 +177,6 @@ def _item(vehicle, check: Check, due: date, day: date) -> CareItem:
             "keyword1": vehicle_reminders.vehicle_label(vehicle.plate, vehicle.model),
             "keyword2": check.label,
             "keyword3": f"{due:%Y-%m-%d}",
-            "keyword4": vehicle.store_phone or vehicle_reminders.NO_PHONE,
+            "keyword4": vehicle.store_phone or NO_STORE_PHONE,
         },
     )

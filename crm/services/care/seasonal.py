@@ -23,10 +23,9 @@ from sqlalchemy.orm import Session
 from crm import clock
 from crm.models import Customer, Store, Vehicle
 from crm.services.care.holidays import first_monday, spring_festival
-from crm.services.care.kinds import CareItem, CareKind, Rank
+from crm.services.care.kinds import NO_STORE_PHONE, CareItem, CareKind, Rank
 
 SEND_AT = time(10, 0)
-NO_PHONE = "请联系您的专属顾问"
 SPRING_FESTIVAL_LEAD = timedelta(days=10)
 
 KIND = CareKind(
@@ -112,7 +111,7 @@ def plan(session: Session, day: date, now: datetime) -> list[CareItem]:
                 "keyword2": campaign.name,
                 "keyword3": campaign.content,
                 "keyword4": store_name,
-                "keyword5": store_phone or NO_PHONE,
+                "keyword5": store_phone or NO_STORE_PHONE,
             },
         )
         for campaign in campaigns

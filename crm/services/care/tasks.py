@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from crm import clock
 from crm.errors import NotFound, ValidationError
@@ -83,6 +83,7 @@ def open_tasks(session: Session, actor: Staff, now: datetime) -> list[CareTask]:
     return list(
         session.scalars(
             select(CareTask)
+            .options(selectinload(CareTask.customer))
             .where(mine, CareTask.done_at.is_(None), CareTask.due_at < end_of_day)
             .order_by(CareTask.due_at, CareTask.id)
             .limit(SHOWN)

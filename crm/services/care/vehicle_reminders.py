@@ -22,7 +22,6 @@ from crm.models import Store, Vehicle
 from crm.services.care.kinds import CareItem, CareKind
 
 SEND_AT = time(9, 0)  # Beijing time: after the morning rush, early enough to book the same day
-NO_PHONE = "请致电门店"
 
 
 def send_at(day: date) -> datetime:

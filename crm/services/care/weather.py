@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from crm import clock
 from crm.models import Customer, Store, WeatherWarning
 from crm.services.care import policy
-from crm.services.care.kinds import CareItem, CareKind, Rank
+from crm.services.care.kinds import NO_STORE_PHONE, CareItem, CareKind, Rank
 from crm.services.insert_once import insert_once
 
 if TYPE_CHECKING:
@@ -81,7 +81,6 @@ ADVICE = {
     COLD: "请检查防冻液和胎压，注意路面结冰",
     HEAT: "勿将儿童和打火机留在车内",
 }
-NO_PHONE = "请致电门店"
 
 
 class WarningSource(Protocol):
@@ -228,7 +227,7 @@ def _items(session: Session, entry: _Found, now: datetime) -> list[CareItem]:
             occasion=alert.id,
             due_on=clock.today(now),
             send_at=now,
-            values={**common, "keyword4": rescue_phone or phone or NO_PHONE},
+            values={**common, "keyword4": rescue_phone or phone or NO_STORE_PHONE},
         )
         for customer_id, store_id, rescue_phone, phone in rows
     ]
