@@ -38,6 +38,7 @@ from crm.models import (
     Customer,
     OutboxMessage,
     OutboxState,
+    Store,
     SubscribeGrant,
     WeChatApp,
     WeChatIdentity,
@@ -175,7 +176,7 @@ def plain_template_sends(
             Customer.group_id,
         )
         .join(Customer, Customer.id == OutboxMessage.customer_id)
-        .where(OutboxMessage.id.in_(message_ids))
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.staff_id.is_(None))
     ).all()
     groups = {row[4] for row in rows}
     configs = {
@@ -254,6 +255,10 @@ def _record_refused_post(session: Session, send: TemplateSend, exc, now: datetim
 def send_one(session: Session, client, message_id: int, public_base_url: str, now: datetime):
     """Send one claimed row through its channel and record what happened."""
     message = session.get(OutboxMessage, message_id)
+    if message.staff_id is not None:
+        _send_to_staff(session, client, message, public_base_url, now)
+        session.commit()
+        return OutboxState(message.state)
     customer = session.get(Customer, message.customer_id)
     kind = planner.kind(message.kind)
     config = configuration(session, customer.group_id, message.kind)
@@ -268,6 +273,49 @@ def send_one(session: Session, client, message_id: int, public_base_url: str, no
         _send_wechat(session, client, message, customer, kind, config, public_base_url, now)
     session.commit()
     return OutboxState(message.state)
+
+
+def _send_to_staff(session, client, message, public_base_url: str, now: datetime) -> None:
+    """A message for a staff member (a complaint to handle): a template message to the
+    Official Account they follow. Nobody else can stand in, so an unreachable staff member is
+    recorded (the work-bench still shows the work), never turned into a phone task."""
+    group_id = session.scalar(select(Store.group_id).where(Store.id == message.store_id))
+    config = configuration(session, group_id, message.kind)
+    if config is None or config.channel == CareChannel.OFF or not config.template_id:
+        _finish(message, OutboxState.NO_CHANNEL, "未配置该通知的模板消息")
+        return
+    openid = session.scalar(
+        select(WeChatIdentity.openid)
+        .where(
+            WeChatIdentity.staff_id == message.staff_id,
+            WeChatIdentity.app == WeChatApp.OFFICIAL_ACCOUNT,
+            WeChatIdentity.subscribed.is_(True),
+        )
+        .order_by(WeChatIdentity.bound_at.desc())
+        .limit(1)
+    )
+    if openid is None:
+        _finish(message, OutboxState.NO_CHANNEL, "员工未关注公众号")
+        return
+    url = public_base_url.rstrip("/") + (config.page or message.payload.get("url", "/h5/"))
+    try:
+        response = client.message.send_template(
+            openid, config.template_id, template_data(message, config), url=url
+        )
+    except WeChatClientException as exc:
+        reason = f"{exc.errcode} {exc.errmsg}"
+        message.errcode = exc.errcode
+        if _retried_later(message, reason, exc, now):
+            return
+        if exc.errcode == NOT_FOLLOWING:
+            _finish(message, OutboxState.NO_CHANNEL, "员工已取消关注公众号", exc.errcode)
+        else:
+            _finish(message, OutboxState.FAILED, reason, exc.errcode)
+        return
+    message.channel = CareChannel.TEMPLATE.value
+    _finish(message, OutboxState.SENT)
+    message.msgid = str(response.get("msgid", ""))
+    message.sent_at = now
 
 
 def _hand_to_staff(session, message, customer: Customer, kind, now: datetime) -> None:
@@ -359,13 +407,21 @@ def _send_wechat(session, client, message, customer, kind, config, public_base_u
         message.sent_at = now
 
 
+def _retried_later(message, reason: str, exc: WeChatClientException, now) -> bool:
+    """WeChat was busy or rate-limited: try again later, backing off, up to MAX_ATTEMPTS."""
+    if exc.errcode not in RETRYABLE or message.attempts >= MAX_ATTEMPTS:
+        return False
+    _finish(message, OutboxState.PENDING, reason, exc.errcode)
+    message.not_before = now + BACKOFF * (2 ** (message.attempts - 1))
+    return True
+
+
 def _record_refusal(session, message, customer, kind, exc: WeChatClientException, now) -> None:
     reason = f"{exc.errcode} {exc.errmsg}"
     message.errcode = exc.errcode
-    if exc.errcode in RETRYABLE and message.attempts < MAX_ATTEMPTS:
-        _finish(message, OutboxState.PENDING, reason, exc.errcode)
-        message.not_before = now + BACKOFF * (2 ** (message.attempts - 1))
-    elif exc.errcode == NOT_FOLLOWING:
+    if _retried_later(message, reason, exc, now):
+        return
+    if exc.errcode == NOT_FOLLOWING:
         _phone_instead(session, message, customer, kind, "客户已取消关注公众号", now)
     elif exc.errcode == SUBSCRIPTION_REFUSED:
         _finish(message, OutboxState.FAILED, f"{reason}（客户拒收订阅消息）", exc.errcode)

@@ -54,11 +54,13 @@ def enqueue(
     vehicle_id: int | None = None,
     priority: int = 0,
     bundled_into_id: int | None = None,
+    staff_id: int | None = None,
 ) -> int | None:
     """Queue one message unless its dedupe key is already queued; the new row's id, or None.
 
     One INSERT … ON CONFLICT DO NOTHING, so concurrent planners never raise or double up. A
-    row bundled into another message is never sent on its own (``bundled``).
+    row bundled into another message is never sent on its own (``bundled``). With
+    ``staff_id`` the message goes to that staff member's WeChat instead of the customer's.
     """
     state = OutboxState.BUNDLED if bundled_into_id else OutboxState.PENDING
     return insert_once(
@@ -67,6 +69,7 @@ def enqueue(
         {
             "store_id": store_id,
             "customer_id": customer_id,
+            "staff_id": staff_id,
             "vehicle_id": vehicle_id,
             "kind": kind,
             "due_on": due_on,

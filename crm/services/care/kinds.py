@@ -44,6 +44,8 @@ class CareKind:
     booking_call: bool = False
     # A customer WeChat cannot reach gets a phone call from the care specialist instead.
     call_if_unreachable: bool = True
+    # Sent to a staff member (a complaint to handle), never to a customer.
+    for_staff: bool = False
 
     @property
     def critical(self) -> bool:
