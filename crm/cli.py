@@ -193,6 +193,24 @@ def import_service_orders(file: Path, dry_run: bool, store_code: str | None, goo
     _run_import(service_order_import.IMPORTER, file, dry_run, store_code, good_rows)
 
 
+@crm_group.command("rotate-pii-key")
+@click.option("--batch-size", default=500, show_default=True, help="Rows per transaction.")
+def rotate_pii_key(batch_size: int):
+    """Re-encrypt personal data under the first key of PII_KEY; safe to stop and run again."""
+    from crm.services import pii_rotation
+
+    if batch_size < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--batch-size")
+    before = pii_rotation.pending(db.session)
+    click.echo(f"{before} value(s) to re-encrypt")
+    done = pii_rotation.rotate(
+        db.session,
+        batch_size,
+        progress=lambda table, count: click.echo(f"{table}: {count} re-encrypted so far"),
+    )
+    click.echo(f"re-encrypted {done} value(s); {pii_rotation.pending(db.session)} left")
+
+
 @click.command("doctor")
 @with_appcontext
 def doctor():
