@@ -2,10 +2,18 @@
 
 Embedded mode runs one web process, so an in-process store and lock are enough there; in
 production every web worker and the jobs process share Redis.
+
+Redis going away must not take log-in, pages or the API with it (issue 12 "Faults survived"):
+the WeChat token cache, locks and progress boards fall back to this process while Redis is
+unreachable (each process then fetches its own token — WeChat's stable token endpoint hands
+every caller the same one — and locks only its own threads), and use Redis again as soon as
+it answers. Rate limits fall back the same way (Flask-Limiter's in-memory fallback). The jobs
+leader does NOT fall back: unable to prove it leads, it steps down (crm/services/leader.py).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +25,7 @@ from wechatpy.session.memorystorage import MemoryStorage
 from wechatpy.session.redisstorage import RedisStorage
 
 KEY_PREFIX = "crm"
+log = logging.getLogger(__name__)
 
 
 class LockTimeout(RuntimeError):
@@ -34,10 +43,46 @@ _memory_locks: dict[str, threading.Lock] = {}
 _memory_locks_guard = threading.Lock()
 
 
+class _FallbackStorage:
+    """wechatpy session storage in Redis, or in this process while Redis cannot be reached."""
+
+    def __init__(self, primary: RedisStorage):
+        self._primary = primary
+
+    def _call(self, method: str, *args):
+        try:
+            return getattr(self._primary, method)(*args)
+        except redis.RedisError as error:
+            log.warning(
+                "Redis unreachable for the WeChat token cache, using this process: %s", error
+            )
+            return getattr(_memory_storage, method)(*args)
+
+    def get(self, key, default=None):
+        return self._call("get", key, default)
+
+    def set(self, key, value, ttl=None):
+        return self._call("set", key, value, ttl)
+
+    def delete(self, key):
+        return self._call("delete", key)
+
+    def __getitem__(self, key):
+        return self.get(key)
+
+    def __setitem__(self, key, value):
+        self.set(key, value)
+
+    def __delitem__(self, key):
+        self.delete(key)
+
+
 def wechat_storage(redis_url: str):
     """wechatpy session storage (tokens, tickets) shared by every client of this deployment."""
     if redis_url:
-        return RedisStorage(redis_client(redis_url), prefix=f"{KEY_PREFIX}:wechat")
+        return _FallbackStorage(
+            RedisStorage(redis_client(redis_url), prefix=f"{KEY_PREFIX}:wechat")
+        )
     return _memory_storage
 
 
@@ -49,15 +94,23 @@ def lock(redis_url: str, name: str, timeout: float = 10, wait: float = 15) -> It
         held = redis_client(redis_url).lock(
             f"{KEY_PREFIX}:lock:{name}", timeout=timeout, blocking_timeout=wait
         )
-        if not held.acquire():
-            raise LockTimeout(name)
         try:
-            yield
-        finally:
-            # If it expired while we worked, someone else may hold it now: leave it be.
-            with suppress(redis.exceptions.LockError):
-                held.release()
-        return
+            acquired = held.acquire()
+        except redis.RedisError as error:
+            log.warning("Redis unreachable for lock %s, locking this process only: %s", name, error)
+            held = None
+        else:
+            if not acquired:
+                raise LockTimeout(name)
+        if held is not None:
+            try:
+                yield
+            finally:
+                # If it expired while we worked, someone else may hold it now: leave it be.
+                # If Redis went away meanwhile, the lock expires by itself.
+                with suppress(redis.exceptions.LockError, redis.RedisError):
+                    held.release()
+            return
     with _memory_locks_guard:
         local = _memory_locks.setdefault(name, threading.Lock())
     if not local.acquire(timeout=wait):
@@ -86,8 +139,11 @@ class ProgressBoard:
             pipeline = self._client.pipeline()
             pipeline.hset(name, mapping=entry)
             pipeline.expire(name, PROGRESS_TTL_SECONDS)
-            pipeline.execute()
-            return
+            try:
+                pipeline.execute()
+                return
+            except redis.RedisError as error:
+                log.warning("Redis unreachable for progress, keeping it in this process: %s", error)
         now = time.monotonic()
         with _memory_progress_guard:
             for stale in [
@@ -98,10 +154,11 @@ class ProgressBoard:
 
     def get(self, key: str) -> dict | None:
         """``{"done": int, "total": int, "phase": str}``, or ``None`` when nothing was posted."""
+        raw = None
         if self._client is not None:
-            raw = self._client.hgetall(f"{KEY_PREFIX}:progress:{key}")
-            if not raw:
-                return None
+            with suppress(redis.RedisError):
+                raw = self._client.hgetall(f"{KEY_PREFIX}:progress:{key}")
+        if raw:
             entry = {k.decode(): v.decode() for k, v in raw.items()}
             return {
                 "done": int(entry.get("done", 0)),
