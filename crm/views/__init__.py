@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request, url_for
+from contextlib import suppress
+
+from flask import Flask, jsonify, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from crm import clock, money, phones
 from crm.errors import DomainError
@@ -96,6 +99,26 @@ def register(app: Flask) -> None:
     def csrf_failed(_error):
         return _error_page(400, "页面已过期，请刷新后重试")
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(error):
+        # The database is restarting or unreachable: say so at once (the pool's pre-ping and
+        # connect timeout keep this from hanging) and let the client retry; the next request
+        # after the database is back gets a fresh connection, no app restart needed.
+        app.logger.warning("database unavailable: %s", type(error.orig or error).__name__)
+        with suppress(SQLAlchemyError):
+            db.session.rollback()
+        message = "系统繁忙，请稍后再试"
+        if request.path.startswith("/api/"):
+            response = make_response(_error_page(503, message))
+        else:
+            # Rendered without the context processors: Flask-Login's would look the logged-in
+            # user up in the very database that is down.
+            page = app.jinja_env.get_template("unavailable.html").render(message=message)
+            response = make_response(page, 503)
+        response.headers["Retry-After"] = "5"
+        return response
+
 
 def _page_url(number: int) -> str:
     """This page's URL with ``page=number``, other query arguments kept."""
@@ -105,9 +128,12 @@ def _page_url(number: int) -> str:
 
 def _error_page(status: int, message: str):
     if request.path.startswith("/api/"):
-        code = {404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}.get(
-            status, "error"
-        )
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            429: "rate_limited",
+            503: "unavailable",
+        }.get(status, "error")
         return jsonify(error={"code": code, "message": message, "field": None}), status
     layout = "h5" if request.path.startswith(("/h5", "/m")) else "console"
     return render_template("error.html", status=status, message=message, layout=layout), status
