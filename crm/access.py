@@ -27,6 +27,7 @@ from crm.models import (
     CareOptOut,
     CareTemplate,
     CarModel,
+    Complaint,
     Customer,
     CustomerSegment,
     Deal,
@@ -40,6 +41,7 @@ from crm.models import (
     ServiceOrder,
     Staff,
     Store,
+    Survey,
     Team,
     TestDrive,
     Vehicle,
@@ -88,6 +90,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "care.configure": frozenset({R.GROUP_ADMIN}),
     # Whoever serves the customer records their wish not to receive a kind of care.
     "care.opt_out": frozenset(Role),
+    # Complaints (issue 9): care specialists and admins handle every complaint of their store
+    # (the assignee acts on their own, crm.services.complaints); whoever takes a customer's
+    # phone call may record their complaint.
+    "complaint.handle": frozenset({R.CARE_SPECIALIST, R.STORE_ADMIN, R.GROUP_ADMIN}),
+    "complaint.record": frozenset(Role),
+    # Survey results (NPS, CS) and their low scores: the care specialists who call back, and
+    # the admins who answer for the figure.
+    "survey.view": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN, R.CARE_SPECIALIST}),
 }
 
 SALES_ROLES = frozenset({R.SALESPERSON, R.SUPERVISOR})
@@ -185,7 +195,13 @@ def _segment_predicate(actor: Staff) -> ColumnElement[bool]:
 
 
 def _booking_predicate(actor: Staff) -> ColumnElement[bool]:
-    return Booking.customer_id.in_(_customer_ids(actor))
+    # A booking is seen with its customer; a store's service staff and admins also see every
+    # booking of their workshop, where customers of the group's other stores may book too.
+    with_customer = Booking.customer_id.in_(_customer_ids(actor))
+    if actor.role in STORE_WIDE_SERVICE_ROLES or actor.role in (R.STORE_ADMIN, R.GROUP_ADMIN):
+        at_store = Booking.store_id.in_(select(Store.id).where(_store_predicate(actor)))
+        return or_(with_customer, at_store)
+    return with_customer
 
 
 def _booking_slot_predicate(actor: Staff) -> ColumnElement[bool]:
@@ -222,6 +238,21 @@ def _care_opt_out_predicate(actor: Staff) -> ColumnElement[bool]:
     return CareOptOut.customer_id.in_(_customer_ids(actor))
 
 
+def _survey_predicate(actor: Staff) -> ColumnElement[bool]:
+    # A survey is the figure of the store it asks about: seen by whoever sees that store.
+    return Survey.store_id.in_(select(Store.id).where(_store_predicate(actor)))
+
+
+def _complaint_predicate(actor: Staff) -> ColumnElement[bool]:
+    # A complaint is the store's: its handlers and admins see it; anyone else sees only those
+    # assigned to them or recorded by them.
+    own = or_(Complaint.assignee_id == actor.id, Complaint.recorded_by_id == actor.id)
+    if actor.role in (R.GROUP_ADMIN, R.STORE_ADMIN, R.CARE_SPECIALIST):
+        stores = select(Store.id).where(_store_predicate(actor))
+        return or_(Complaint.store_id.in_(stores), own)
+    return own
+
+
 PREDICATES: dict[type, Callable[[Staff], ColumnElement[bool]]] = {
     ImportBatch: _import_batch_predicate,
     CarModel: _car_model_predicate,
@@ -243,6 +274,8 @@ PREDICATES: dict[type, Callable[[Staff], ColumnElement[bool]]] = {
     OutboxMessage: _outbox_predicate,
     CareTemplate: _care_template_predicate,
     CareOptOut: _care_opt_out_predicate,
+    Complaint: _complaint_predicate,
+    Survey: _survey_predicate,
 }
 
 

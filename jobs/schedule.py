@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crm.services import handover, pool, segments
+from crm.services import complaints, handover, pool, segments, surveys
 from jobs import outbox, weather
 
 
@@ -39,4 +39,11 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
     # Weather warnings (thunderstorm, typhoon, cold snap, heat wave) in customers' cities:
     # QWeather is polled every 15 minutes so a warning reaches customers while it matters.
     PeriodicJob("poll_weather", weather.poll, "cron", {"minute": "*/15"}),
+    # A complaint's first contact (10 business minutes) or callback (24 business hours) past
+    # its deadline is escalated to the store admin within a minute, once (issue 9).
+    PeriodicJob("escalate_complaints", complaints.escalate_overdue, "cron", {"minute": "*"}),
+    # The CS survey soon after each settled service order; the quarter's NPS surveys each
+    # morning of its first four weeks, before they go out at 10:00 (issue 9 "Surveys").
+    PeriodicJob("queue_cs_surveys", surveys.queue_cs_surveys, "cron", {"minute": "*/15"}),
+    PeriodicJob("queue_nps_surveys", surveys.queue_nps_surveys, "cron", {"hour": 9, "minute": 30}),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, timedelta
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
@@ -15,6 +15,7 @@ from crm.models import (
     CarModel,
     Channel,
     Communication,
+    Complaint,
     Customer,
     Group,
     Lead,
@@ -28,6 +29,8 @@ from crm.models import (
     ServiceOrder,
     Staff,
     Store,
+    Survey,
+    SurveyKind,
     Team,
     TestDrive,
     Vehicle,
@@ -197,3 +200,37 @@ class CarModelFactory(Base):
 
     group_id = factory.LazyAttribute(lambda o: GroupFactory().id)
     name = factory.Sequence(lambda n: f"车型{n}")
+
+
+class SurveyFactory(Base):
+    """A survey of the customer's store (NPS by default), unanswered unless given a score."""
+
+    class Meta:
+        model = Survey
+
+    customer = factory.SubFactory(CustomerFactory)
+    store_id = factory.SelfAttribute("customer.store_id")
+    kind = SurveyKind.NPS.value
+    period = "2026Q2"
+    dedupe_key = factory.Sequence(lambda n: f"test-survey:{n}")
+    expires_at = factory.LazyFunction(lambda: clock.now() + timedelta(days=7))
+    comment = ""
+    answered_at = factory.LazyAttribute(lambda o: clock.now() if o.score is not None else None)
+    score = None
+    created_at = factory.LazyFunction(clock.now)
+
+
+class ComplaintFactory(Base):
+    """A member complaint filed now, first contact due 10 minutes later (inside opening
+    hours), nobody notified: for tests of reading and handling, not of filing."""
+
+    class Meta:
+        model = Complaint
+
+    customer = factory.SubFactory(CustomerFactory)
+    store_id = factory.SelfAttribute("customer.store_id")
+    channel = "member"
+    text = "保养等了两个小时没人理"
+    state = "new"
+    filed_at = factory.LazyFunction(clock.now)
+    contact_due_at = factory.LazyAttribute(lambda o: o.filed_at + timedelta(minutes=10))

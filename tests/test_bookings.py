@@ -1,22 +1,42 @@
 """Maintenance bookings on the store's hourly slot calendar (PRODUCT "Who uses it": advisors
 handle bookings, customers book from the member pages; issue 7 "After-sales": a slot calendar
-per store with capacity per hour, double-booking a full slot is refused): the service rules,
-then the staff H5 pages and the member pages over HTTP."""
+per store with capacity per hour, double-booking a full slot is refused; issue 9 "Book
+maintenance": the customer chooses the store, changes or cancels, and gets a confirmation
+message): the service rules, then the staff H5 pages and the member pages over HTTP, and a
+PostgreSQL race of two changes for the last place of an hour."""
 
 from __future__ import annotations
 
+import itertools
 import re
-from datetime import date, timedelta
+import threading
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from crm import clock
 from crm.errors import Conflict, Forbidden, NotFound, ValidationError
-from crm.models import Booking, BookingSlot, BookingStatus, ServiceKind
-from crm.services import bookings
+from crm.extensions import db
+from crm.models import (
+    Booking,
+    BookingSlot,
+    BookingStatus,
+    CareTemplate,
+    Customer,
+    Group,
+    OutboxMessage,
+    ServiceKind,
+    Store,
+    Vehicle,
+    WeChatApp,
+    WeChatIdentity,
+)
+from crm.services import bookings, care_opt_outs, dispatcher
+from crm.services.identity import phone_index
 from tests import factories as f
 from tests.conftest import login
+from wechat.client import SharedTokenClient
 
 TODAY = date(2026, 6, 15)  # the frozen clock: Monday 10:00 in Beijing
 TOMORROW = TODAY + timedelta(days=1)
@@ -48,10 +68,14 @@ def _customer(org, name: str, store=None, with_vehicle: bool = True):
     return customer
 
 
-def _book(session, actor, customer, starts_at, kind=MAINTENANCE, note="", vehicle="first"):
+def _book(
+    session, actor, customer, starts_at, kind=MAINTENANCE, note="", vehicle="first", store_id=None
+):
     if vehicle == "first":
         vehicle = customer.vehicles[0].id if customer.vehicles else None
-    return bookings.book(session, actor, customer, starts_at, kind, note, vehicle, clock.now())
+    return bookings.book(
+        session, actor, customer, starts_at, kind, note, vehicle, clock.now(), store_id=store_id
+    )
 
 
 @pytest.fixture
@@ -764,3 +788,523 @@ def test_a_member_cancels_an_upcoming_booking(client, org, session, frozen_now):
     assert session.get(Booking, booking.id).status == BookingStatus.CANCELLED
     assert session.get(Booking, other.id).status == BookingStatus.BOOKED
     assert _slot(session, org.store_a, at(TOMORROW, 9)).booked == 1
+
+
+# --- choosing the store (issue 9) ------------------------------------------------------------
+
+
+def test_a_customer_books_at_another_store_of_the_group(org, session, frozen_now):
+    customer = _customer(org, "客户丁")
+    booking = _book(session, None, customer, at(TOMORROW, 9), store_id=org.store_b.id)
+
+    assert booking.store_id == org.store_b.id
+    assert _slot(session, org.store_b, at(TOMORROW, 9)).booked == 1
+    assert _slot(session, org.store_a, at(TOMORROW, 9)) is None
+    # Store B's advisors see it on their calendar and may handle it; store A's still see it
+    # with their customer.
+    advisor_b = f.StaffFactory(
+        store=org.store_b, group_id=org.store_b.group_id, role="service_advisor"
+    )
+    assert [b.id for b in bookings.store_bookings(session, advisor_b, TOMORROW)] == [booking.id]
+    assert bookings.store_bookings(session, org.advisor_a, TOMORROW) == []
+    bookings.cancel(session, advisor_b, booking.id, clock.now())
+
+
+def test_the_booking_page_offers_the_groups_active_stores_own_first(org, session, frozen_now):
+    closed = f.StoreFactory(group=org.store_a.group, name="已停业店", active=False)
+    elsewhere = f.StoreFactory(name="别的集团店")
+    customer = _customer(org, "B店客户", store=org.store_b)
+    page = bookings.booking_day(session, None, customer, TOMORROW, clock.now())
+    assert page.store.id == org.store_b.id
+    assert [store.id for store in page.stores] == [org.store_b.id, org.store_a.id]
+    assert closed.id not in page.store_options and elsewhere.id not in page.store_options
+    chosen = bookings.booking_day(
+        session, None, customer, TOMORROW, clock.now(), store_id=org.store_a.id
+    )
+    assert chosen.store.id == org.store_a.id
+
+
+@pytest.mark.parametrize("which", ["closed", "other_group", "missing"])
+def test_a_store_outside_the_group_or_closed_is_refused_naming_the_field(
+    org, session, frozen_now, which
+):
+    store_id = {
+        "closed": lambda: f.StoreFactory(group=org.store_a.group, active=False).id,
+        "other_group": lambda: f.StoreFactory().id,
+        "missing": lambda: 999999,
+    }[which]()
+    customer = _customer(org, "客户丁")
+    with pytest.raises(ValidationError) as refused:
+        _book(session, None, customer, at(TOMORROW, 9), store_id=store_id)
+    assert refused.value.field == "store"
+    assert _count(session, Booking) == 0 and _count(session, BookingSlot) == 0
+
+
+# --- changing a booking (issue 9) ------------------------------------------------------------
+
+
+def test_changing_moves_the_booking_and_its_place_in_one_go(org, session, frozen_now):
+    customer = _customer(org, "客户丁")
+    booking = _book(session, None, customer, at(TOMORROW, 9))
+
+    moved = bookings.change(
+        session, None, booking.id, at(TOMORROW, 14), clock.now(), customer=customer
+    )
+
+    assert moved.id == booking.id and moved.starts_at == at(TOMORROW, 14)
+    assert moved.status == BookingStatus.BOOKED
+    assert _slot(session, org.store_a, at(TOMORROW, 9)).booked == 0
+    fourteen = _slot(session, org.store_a, at(TOMORROW, 14))
+    assert fourteen.booked == 1 and moved.slot_id == fourteen.id
+    # The advisor's calendar shows it at its new hour.
+    day = bookings.store_day(session, org.advisor_a, TOMORROW, clock.now())
+    assert [b.id for b in day.bookings_at(at(TOMORROW, 14))] == [booking.id]
+    assert day.bookings_at(at(TOMORROW, 9)) == []
+
+
+def test_changing_into_a_full_hour_leaves_the_booking_where_it_was(
+    org, session, frozen_now, capacity
+):
+    capacity(1)
+    _book(session, None, _customer(org, "先到"), at(TOMORROW, 14))
+    customer = _customer(org, "客户丁")
+    booking = _book(session, None, customer, at(TOMORROW, 9))
+    messages_before = _count(session, OutboxMessage)
+
+    with pytest.raises(Conflict) as refused:
+        bookings.change(session, None, booking.id, at(TOMORROW, 14), clock.now(), customer=customer)
+
+    assert refused.value.field == "starts_at"
+    assert refused.value.message == "该时段已约满，请选择其他时段"
+    session.expire_all()
+    assert session.get(Booking, booking.id).starts_at == at(TOMORROW, 9)
+    assert _slot(session, org.store_a, at(TOMORROW, 9)).booked == 1
+    assert _slot(session, org.store_a, at(TOMORROW, 14)).booked == 1
+    assert _count(session, OutboxMessage) == messages_before
+
+
+@pytest.mark.parametrize(
+    ("new_hour", "field", "message"),
+    [
+        (9, "starts_at", "请选择与原预约不同的时段"),
+        (19, "starts_at", "请选择营业时间内的时段（8:00–18:00）"),
+        (None, "starts_at", "请选择预约时段"),
+    ],
+)
+def test_a_bad_new_hour_is_refused_naming_the_field(
+    org, session, frozen_now, new_hour, field, message
+):
+    customer = _customer(org, "客户丁")
+    booking = _book(session, None, customer, at(TOMORROW, 9))
+    new_at = at(TOMORROW, new_hour) if new_hour is not None else None
+    with pytest.raises(ValidationError) as refused:
+        bookings.change(session, None, booking.id, new_at, clock.now(), customer=customer)
+    assert (refused.value.field, refused.value.message) == (field, message)
+    session.expire_all()
+    assert session.get(Booking, booking.id).starts_at == at(TOMORROW, 9)
+
+
+def test_a_customer_changes_only_their_own_upcoming_booked_bookings(org, session, frozen_now):
+    customer = _customer(org, "客户丁")
+    other = _book(session, None, _customer(org, "客户戊"), at(TOMORROW, 9))
+    with pytest.raises(NotFound):
+        bookings.change(session, None, other.id, at(TOMORROW, 10), clock.now(), customer=customer)
+    today = _book(session, None, customer, at(TODAY, 11))
+    with pytest.raises(ValidationError) as begun:
+        bookings.change(
+            session,
+            None,
+            today.id,
+            at(TOMORROW, 10),
+            clock.now() + timedelta(hours=2),
+            customer=customer,
+        )
+    assert begun.value.field == "booking"
+    cancelled = _book(session, None, customer, at(TOMORROW, 12))
+    bookings.cancel(session, None, cancelled.id, clock.now(), customer=customer)
+    with pytest.raises(ValidationError, match="该预约已处理"):
+        bookings.change(
+            session, None, cancelled.id, at(TOMORROW, 13), clock.now(), customer=customer
+        )
+
+
+def test_staff_change_a_booking_in_their_scope_only(org, session, frozen_now):
+    booking = _book(session, None, _customer(org, "客户丁"), at(TOMORROW, 9))
+    moved = bookings.change(session, org.advisor_a, booking.id, at(TOMORROW, 10), clock.now())
+    assert moved.starts_at == at(TOMORROW, 10)
+    with pytest.raises(NotFound):
+        bookings.change(session, org.store_admin_b, booking.id, at(TOMORROW, 11), clock.now())
+
+
+def test_changing_into_an_hour_the_customer_already_holds_is_refused(org, session, frozen_now):
+    customer = f.CustomerFactory(store=org.store_a, group_id=org.store_a.group_id)
+    first = f.VehicleFactory(customer=customer)
+    f.VehicleFactory(customer=customer)
+    _book(session, None, customer, at(TOMORROW, 9), vehicle=first.id)
+    second = _book(session, None, customer, at(TOMORROW, 10), vehicle=customer.vehicles[1].id)
+    with pytest.raises(Conflict, match="已有预约"):
+        bookings.change(session, None, second.id, at(TOMORROW, 9), clock.now(), customer=customer)
+
+
+# --- confirmation messages (issue 9) ---------------------------------------------------------
+
+
+def _notices(session, customer) -> list[OutboxMessage]:
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.customer_id == customer.id, OutboxMessage.kind == "booking_update")
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+def test_booking_changing_and_cancelling_each_queue_a_notice(org, session, frozen_now):
+    org.store_a.phone = "0571-88880001"
+    customer = _customer(org, "客户丁")
+    plate = customer.vehicles[0].plate
+    booking = _book(session, None, customer, at(TOMORROW, 9))
+    bookings.change(session, None, booking.id, at(TOMORROW, 14), clock.now(), customer=customer)
+    bookings.cancel(session, None, booking.id, clock.now(), customer=customer)
+
+    booked, changed, cancelled = _notices(session, customer)
+    assert booked.payload == {
+        "data": {
+            "keyword1": "杭州A店",
+            "keyword2": "06月16日 09:00",
+            "keyword3": f"定期保养 {plate} 凯美瑞",
+            "keyword4": "已预约",
+            "keyword5": "0571-88880001",
+        },
+        "url": "/m/bookings/",
+    }
+    assert changed.payload["data"]["keyword2"] == "06月16日 14:00"
+    assert changed.payload["data"]["keyword4"] == "已改期（原06-16 09:00）"
+    assert cancelled.payload["data"]["keyword4"] == "已取消"
+    for notice in (booked, changed, cancelled):
+        assert notice.store_id == org.store_a.id and notice.state == "pending"
+        assert notice.not_before == clock.now() and notice.due_on == TODAY
+        assert notice.vehicle_id == customer.vehicles[0].id
+
+
+def test_staff_bookings_notify_the_customer_too(org, session, frozen_now):
+    customer = _customer(org, "客户丁")
+    booking = _book(session, org.advisor_a, customer, at(TOMORROW, 9))
+    bookings.cancel(session, org.advisor_a, booking.id, clock.now())
+    assert [n.payload["data"]["keyword4"] for n in _notices(session, customer)] == [
+        "已预约",
+        "已取消",
+    ]
+
+
+def test_a_no_show_cleared_after_its_hour_sends_nothing(org, session, frozen_now):
+    customer = _customer(org, "客户丁")
+    booking = _book(session, None, customer, at(TODAY, 11))
+    bookings.cancel(session, org.advisor_a, booking.id, clock.now() + timedelta(hours=3))
+    assert [n.payload["data"]["keyword4"] for n in _notices(session, customer)] == ["已预约"]
+
+
+def test_a_booking_in_the_evening_is_confirmed_the_next_morning(org, session, frozen_now):
+    customer = _customer(org, "客户丁")
+    evening = clock.now() + timedelta(hours=12)  # 22:00 Beijing
+    bookings.book(
+        session, None, customer, at(TOMORROW, 9), MAINTENANCE, "", customer.vehicles[0].id, evening
+    )
+    [notice] = _notices(session, customer)
+    assert clock.local(notice.not_before).strftime("%m-%d %H:%M") == "06-16 08:00"
+
+
+def test_a_customer_who_switched_booking_notices_off_gets_none(org, session, frozen_now):
+    customer = _customer(org, "客户丁")
+    care_opt_outs.set_member_choices(session, customer, {"booking_update": "off"}, clock.now())
+    _book(session, None, customer, at(TOMORROW, 9))
+    assert _notices(session, customer) == []
+
+
+def test_the_notice_goes_out_as_a_template_message(org, session, frozen_now, fake_wechat):
+    customer = _customer(org, "客户丁")
+    session.add(
+        WeChatIdentity(
+            app=WeChatApp.OFFICIAL_ACCOUNT.value,
+            openid="o-member-1",
+            customer_id=customer.id,
+            subscribed=True,
+            bound_at=clock.now(),
+        )
+    )
+    session.add(
+        CareTemplate(group_id=org.store_a.group_id, kind="booking_update", template_id="tmpl-bk")
+    )
+    fake_wechat.fake.subscribe("o-member-1")
+    session.commit()
+    _book(session, None, customer, at(TOMORROW, 9))
+
+    fake = fake_wechat.fake
+    client = SharedTokenClient(fake.app_id, fake.app_secret, fake_wechat.base_url)
+    assert dispatcher.dispatch(session, client, "https://crm.example.cn", clock.now()) == {
+        "sent": 1
+    }
+    [sent] = fake.sent
+    assert (sent["touser"], sent["template_id"]) == ("o-member-1", "tmpl-bk")
+    assert sent["data"]["keyword4"] == {"value": "已预约"}
+    assert sent["url"] == "https://crm.example.cn/m/bookings/"
+
+
+# --- member pages: store, change -------------------------------------------------------------
+
+
+def test_a_member_chooses_the_store_and_books_there(client, org, session, frozen_now):
+    customer = _customer(org, "客户丁")
+    _member_login(client, customer)
+
+    page = _text(client.get("/m/bookings/?day=2026-06-16"))
+    assert f'<option value="{org.store_a.id}" selected>杭州A店</option>' in page
+    assert f'<option value="{org.store_b.id}">宁波B店</option>' in page
+    page = _text(client.get(f"/m/bookings/?day=2026-06-16&store={org.store_b.id}"))
+    assert f'<option value="{org.store_b.id}" selected>宁波B店</option>' in page
+    assert f'<input type="hidden" name="store" value="{org.store_b.id}">' in page
+
+    choice = {
+        "store": str(org.store_b.id),
+        "day": "2026-06-16",
+        "starts_at": "2026-06-16T09:00",
+        "kind": MAINTENANCE,
+        "vehicle": str(customer.vehicles[0].id),
+    }
+    assert "宁波B店" in _text(client.get("/m/bookings/confirm", query_string=choice))
+    done = client.post("/m/bookings/confirm", data=choice)
+    assert done.status_code == 302
+    booking = session.scalar(select(Booking).where(Booking.customer_id == customer.id))
+    assert booking.store_id == org.store_b.id
+    upcoming = re.search(
+        r'<section id="upcoming".*?</section>', _text(client.get("/m/bookings/")), re.S
+    )
+    assert "宁波B店" in upcoming.group(0) and "改期" in upcoming.group(0)
+
+
+def test_a_garbled_store_shows_the_own_store_with_an_error(client, org, session, frozen_now):
+    _member_login(client, _customer(org, "客户丁"))
+    response = client.get("/m/bookings/?store=abc")
+    assert response.status_code == 400
+    assert _error(_text(response), "store") == "请选择本集团营业中的门店"
+    assert f'<option value="{org.store_a.id}" selected>' in _text(response)
+
+
+def test_a_member_changes_a_booking_to_another_hour(client, org, session, frozen_now):
+    customer = _customer(org, "客户丁")
+    booking = _book(session, None, customer, at(TOMORROW, 9))
+    _member_login(client, customer)
+
+    form = _text(client.get(f"/m/bookings/{booking.id}/change"))
+    assert "原预约时间" in form and "2026-06-16 09:00" in form
+    assert "已预约" in _hour_choice(form, "09:00") and "disabled" in _hour_choice(form, "09:00")
+    assert "余4个" in _hour_choice(form, "14:00")
+    later = _text(client.get(f"/m/bookings/{booking.id}/change?day=2026-06-17"))
+    assert "06月17日 周三" in later
+
+    done = client.post(
+        f"/m/bookings/{booking.id}/change",
+        data={"day": "2026-06-16", "starts_at": "2026-06-16T14:00"},
+    )
+
+    assert done.status_code == 302 and done.location.endswith("/m/bookings/")
+    page = _text(client.get(done.location))
+    assert "已改期：06月16日 14:00，请按时到店" in page
+    session.expire_all()
+    assert session.get(Booking, booking.id).starts_at == at(TOMORROW, 14)
+
+
+def test_a_member_changing_into_a_full_hour_sees_the_error_and_keeps_the_booking(
+    client, org, session, frozen_now, capacity
+):
+    capacity(1)
+    _book(session, None, _customer(org, "先到"), at(TOMORROW, 14))
+    customer = _customer(org, "客户丁")
+    booking = _book(session, None, customer, at(TOMORROW, 9))
+    _member_login(client, customer)
+
+    refused = client.post(
+        f"/m/bookings/{booking.id}/change",
+        data={"day": "2026-06-16", "starts_at": "2026-06-16T14:00"},
+    )
+
+    assert refused.status_code == 409
+    assert _error(_text(refused), "starts_at") == "该时段已约满，请选择其他时段"
+    session.expire_all()
+    assert session.get(Booking, booking.id).starts_at == at(TOMORROW, 9)
+
+
+def test_another_customers_booking_cannot_be_changed_from_the_member_pages(
+    client, org, session, frozen_now
+):
+    other = _book(session, None, _customer(org, "客户戊"), at(TOMORROW, 9))
+    _member_login(client, _customer(org, "客户丁"))
+    assert client.get(f"/m/bookings/{other.id}/change").status_code == 404
+    posted = client.post(f"/m/bookings/{other.id}/change", data={"starts_at": "2026-06-16T10:00"})
+    assert posted.status_code == 404
+    session.expire_all()
+    assert session.get(Booking, other.id).starts_at == at(TOMORROW, 9)
+
+
+def test_the_staff_calendar_shows_a_changed_booking_at_its_new_hour(
+    client, org, session, frozen_now
+):
+    customer = _customer(org, "客户丁")
+    booking = _book(session, None, customer, at(TOMORROW, 9))
+    bookings.change(session, None, booking.id, at(TOMORROW, 15), clock.now(), customer=customer)
+    login(client, org.advisor_a)
+    page = _text(client.get("/h5/bookings/?day=2026-06-16"))
+    assert "客户丁" in _slot_section(page, "15:00")
+    assert "客户丁" not in _slot_section(page, "09:00")
+    assert "已约 <span data-booked>0</span>/4" in _slot_section(page, "09:00")
+
+
+# --- a race for the last place (PostgreSQL) --------------------------------------------------
+
+
+def test_two_customers_changing_into_the_last_place_at_once_leave_one_there(race_app):
+    """Two customers move their bookings into the one free place of 15:00 at the same moment,
+    each on its own connection: one gets it, the other's booking stays where it was."""
+    store, (first, second) = _race_seed(capacity=2)
+    taken = {
+        customer_id: _race_book(customer_id, hour)
+        for customer_id, hour in ((first, 9), (second, 10))
+    }
+    filler = _race_customer(store)
+    _race_book(filler, 15)  # one of 15:00's two places is gone
+
+    outcomes = _race_changes(race_app, {first: (taken[first], 15), second: (taken[second], 15)})
+
+    assert sorted(outcomes.values()) == ["moved", "该时段已约满，请选择其他时段"]
+    winner = next(c for c, outcome in outcomes.items() if outcome == "moved")
+    loser = first if winner == second else second
+    db.session.expire_all()
+    hours = {
+        b.customer_id: clock.local(b.starts_at).hour
+        for b in db.session.scalars(select(Booking).where(Booking.status == "booked"))
+    }
+    assert hours == {winner: 15, loser: 9 if loser == first else 10, filler: 15}
+    counts = dict(
+        db.session.execute(select(BookingSlot.starts_at, BookingSlot.booked)).tuples().all()
+    )
+    assert counts[at(TOMORROW, 15)] == 2
+    assert counts[at(TOMORROW, 9 if winner == first else 10)] == 0
+    assert counts[at(TOMORROW, 9 if loser == first else 10)] == 1
+    changed = [
+        message.customer_id
+        for message in db.session.scalars(select(OutboxMessage))
+        if message.payload["data"]["keyword4"].startswith("已改期")
+    ]
+    assert changed == [winner]
+
+
+def test_two_customers_swapping_hours_at_once_both_move_without_a_deadlock(race_app):
+    """A moves 09:00 → 10:00 while B moves 10:00 → 09:00, with room in both hours: each
+    change takes a place in the hour the other frees. Locking the two slot rows in one order
+    (not claim-then-free) lets the second wait for the first instead of deadlocking."""
+    store, (first, second) = _race_seed(capacity=2)
+    nine, ten = _race_book(first, 9), _race_book(second, 10)
+
+    outcomes = _race_changes(race_app, {first: (nine, 10), second: (ten, 9)})
+
+    assert outcomes == {first: "moved", second: "moved"}
+    db.session.expire_all()
+    counts = dict(
+        db.session.execute(select(BookingSlot.starts_at, BookingSlot.booked)).tuples().all()
+    )
+    assert counts == {at(TOMORROW, 9): 1, at(TOMORROW, 10): 1}
+    hours = dict(db.session.execute(select(Booking.id, Booking.starts_at)).tuples().all())
+    assert hours == {nine: at(TOMORROW, 10), ten: at(TOMORROW, 9)}
+
+
+def _race_changes(app, moves: dict[int, tuple[int, int]]) -> dict:
+    """Start every customer's change (booking id, new hour) at the same moment, each on its
+    own connection; what each was told."""
+    start = threading.Barrier(len(moves))
+    outcomes: dict = {}
+
+    def mover(customer_id: int, booking_id: int, hour: int) -> None:
+        with app.app_context():
+            session = db.session()
+            customer = session.get(Customer, customer_id)
+            start.wait(10)
+            try:
+                bookings.change(
+                    session, None, booking_id, at(TOMORROW, hour), RACE_NOW, customer=customer
+                )
+                outcomes[customer_id] = "moved"
+            except Conflict as error:
+                outcomes[customer_id] = error.message
+            finally:
+                db.session.remove()
+
+    threads = [
+        threading.Thread(target=mover, args=(customer_id, booking_id, hour))
+        for customer_id, (booking_id, hour) in moves.items()
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(outcomes) == len(moves)
+    return outcomes
+
+
+RACE_NOW = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)  # the frozen clock's moment
+
+
+def _race_seed(capacity: int):
+    group = Group(name="集团", created_at=RACE_NOW)
+    db.session.add(group)
+    db.session.flush()
+    store = Store(
+        group_id=group.id, code="R01", name="竞速店", booking_capacity=capacity, created_at=RACE_NOW
+    )
+    db.session.add(store)
+    db.session.commit()
+    return store, [_race_customer(store), _race_customer(store)]
+
+
+_race_numbers = itertools.count()
+
+
+def _race_customer(store) -> int:
+    number = next(_race_numbers)
+    phone = f"+8613822220{number:03d}"
+    person = Customer(
+        group_id=store.group_id,
+        store_id=store.id,
+        name=f"客户{number}",
+        phone=phone,
+        phone_index=phone_index(phone),
+        created_at=RACE_NOW,
+    )
+    db.session.add(person)
+    db.session.flush()
+    db.session.add(
+        Vehicle(
+            customer_id=person.id,
+            store_id=store.id,
+            vin=f"LVGRACE1000{number:06d}",
+            model="凯美瑞",
+            created_at=RACE_NOW,
+        )
+    )
+    db.session.commit()
+    return person.id
+
+
+def _race_book(customer_id: int, hour: int) -> int:
+    customer = db.session.get(Customer, customer_id)
+    booking = bookings.book(
+        db.session,
+        None,
+        customer,
+        at(TOMORROW, hour),
+        MAINTENANCE,
+        "",
+        customer.vehicles[0].id,
+        RACE_NOW,
+    )
+    return booking.id

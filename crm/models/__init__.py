@@ -11,6 +11,19 @@ from crm.models.care import (
     WeatherWarning,
 )
 from crm.models.catalogue import CarModel
+from crm.models.complaint import (
+    COMPLAINT_CHANNEL_LABELS,
+    COMPLAINT_EVENT_LABELS,
+    COMPLAINT_STATE_LABELS,
+    ROOT_CAUSE_LABELS,
+    Complaint,
+    ComplaintChannel,
+    ComplaintEvent,
+    ComplaintEventKind,
+    ComplaintPhoto,
+    ComplaintState,
+    RootCause,
+)
 from crm.models.customer import Consent, Customer
 from crm.models.deal import (
     DEAL_STATUS_LABELS,
@@ -52,6 +65,7 @@ from crm.models.sales import (
 )
 from crm.models.segment import CustomerSegment
 from crm.models.service import SERVICE_KIND_LABELS, ServiceKind, ServiceOrder
+from crm.models.survey import SURVEY_KIND_LABELS, Survey, SurveyKind
 from crm.models.vehicle import (
     VEHICLE_USAGE_LABELS,
     MileageReading,
@@ -83,6 +97,17 @@ __all__ = [
     "OutboxMessage",
     "OutboxState",
     "BOOKING_STATUS_LABELS",
+    "COMPLAINT_CHANNEL_LABELS",
+    "COMPLAINT_EVENT_LABELS",
+    "COMPLAINT_STATE_LABELS",
+    "ROOT_CAUSE_LABELS",
+    "Complaint",
+    "ComplaintChannel",
+    "ComplaintEvent",
+    "ComplaintEventKind",
+    "ComplaintPhoto",
+    "ComplaintState",
+    "RootCause",
     "DEAL_STATUS_LABELS",
     "DEAL_STEP_LABELS",
     "SERVICE_KIND_LABELS",
@@ -133,6 +158,9 @@ __all__ = [
     "Role",
     "ServiceKind",
     "ServiceOrder",
+    "SURVEY_KIND_LABELS",
+    "Survey",
+    "SurveyKind",
     "Staff",
     "Store",
     "Team",

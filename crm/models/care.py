@@ -23,6 +23,9 @@ class CareTaskKind(StrEnum):
     BOOKING_CALL = "booking_call"  # the day after a maintenance/insurance/inspection message
     PHONE_INSTEAD = "phone_instead"  # the message could not go out (not following): call
     SEND_PERSONALLY = "send_personally"  # a greeting to send from the staff member's WeChat
+    PRIVACY_REQUEST = "privacy_request"  # the customer asked for an export or deletion (PIPL)
+    SURVEY_CALLBACK = "survey_callback"  # a CS survey scored 3 or less: call back
+    NPS_DETRACTOR_CALLBACK = "nps_detractor"  # an NPS detractor (0–6): call back
 
 
 CARE_TASK_LABELS = {
@@ -33,6 +36,9 @@ CARE_TASK_LABELS = {
     CareTaskKind.BOOKING_CALL: "次日电话邀约",
     CareTaskKind.PHONE_INSTEAD: "电话告知",
     CareTaskKind.SEND_PERSONALLY: "代发关怀",
+    CareTaskKind.PRIVACY_REQUEST: "个人信息申请",
+    CareTaskKind.SURVEY_CALLBACK: "满意度回访",
+    CareTaskKind.NPS_DETRACTOR_CALLBACK: "NPS贬损回访",
 }
 
 

@@ -14,7 +14,14 @@ The rules:
   UPDATE (``booked < capacity``), so two people racing for the last place cannot both get it:
   the database lets exactly one through. Nothing counts first and inserts after.
 - A customer holds at most one active booking per slot.
+- The customer books at any active store of their group (issue 9 "Book maintenance: choose
+  car, store, slot"), their own store by default; the staff pages book at the customer's store.
+- Changing a booking moves it to another hour of its store in one transaction: the new place
+  is claimed with the same conditional UPDATE and the old one freed, so a full hour refuses
+  the change and the booking stays where it was.
 - Cancelling frees the place; marking a booking done (the customer came) keeps it used.
+- Booking, changing and cancelling an upcoming booking queue a 预约通知 to the customer
+  (``crm.services.booking_messages``), whoever did it.
 
 Staff act through ``crm.access`` (permission ``booking.manage``: service advisor, care
 specialist, store admin; the customer must be in their scope). A customer booking from the
@@ -23,7 +30,7 @@ member pages is ``actor=None`` and may only touch their own bookings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select, update
@@ -43,6 +50,8 @@ from crm.models import (
     Store,
     Vehicle,
 )
+from crm.services import booking_messages
+from crm.services.booking_messages import Event
 from crm.services.identity import phone_index
 
 MAX_DAYS_AHEAD = 30
@@ -189,18 +198,22 @@ def _slot_at(session: Session, store_id: int, starts_at: datetime) -> BookingSlo
     )
 
 
-def _holds_slot(session: Session, customer_id: int, store_id: int, starts_at: datetime) -> bool:
-    return (
-        session.scalar(
-            select(Booking.id).where(
-                Booking.customer_id == customer_id,
-                Booking.store_id == store_id,
-                Booking.starts_at == starts_at,
-                Booking.status == BookingStatus.BOOKED.value,
-            )
-        )
-        is not None
+def _holds_slot(
+    session: Session,
+    customer_id: int,
+    store_id: int,
+    starts_at: datetime,
+    excluding: int | None = None,
+) -> bool:
+    query = select(Booking.id).where(
+        Booking.customer_id == customer_id,
+        Booking.store_id == store_id,
+        Booking.starts_at == starts_at,
+        Booking.status == BookingStatus.BOOKED.value,
     )
+    if excluding is not None:
+        query = query.where(Booking.id != excluding)
+    return session.scalar(query) is not None
 
 
 def _already_held(actor: Staff | None) -> Conflict:
@@ -209,10 +222,32 @@ def _already_held(actor: Staff | None) -> Conflict:
 
 
 def _refuse_if_held(
-    session: Session, actor: Staff | None, customer: Customer, starts_at: datetime
+    session: Session, actor: Staff | None, customer: Customer, store: Store, starts_at: datetime
 ) -> None:
-    if _holds_slot(session, customer.id, customer.store_id, starts_at):
+    if _holds_slot(session, customer.id, store.id, starts_at):
         raise _already_held(actor)
+
+
+def bookable_stores(session: Session, customer: Customer) -> list[Store]:
+    """Where the customer may book (issue 9): the active stores of their group, their own
+    store first."""
+    stores = session.scalars(
+        select(Store)
+        .where(Store.group_id == customer.group_id, Store.active.is_(True))
+        .order_by(Store.id)
+    ).all()
+    return sorted(stores, key=lambda store: store.id != customer.store_id)
+
+
+def _store_for(session: Session, customer: Customer, store_id: int | None) -> Store:
+    """The store chosen for the booking: the customer's own when none is chosen, else an
+    active store of the customer's group (anything else is refused naming ``store``)."""
+    if store_id is None:
+        return session.get(Store, customer.store_id)
+    store = session.get(Store, store_id)
+    if store is None or store.group_id != customer.group_id or not store.active:
+        raise ValidationError("请选择本集团营业中的门店", "store")
+    return store
 
 
 def preview(
@@ -224,17 +259,19 @@ def preview(
     note: str,
     vehicle_id: int | None,
     now: datetime,
+    store_id: int | None = None,
 ) -> BookingRequest:
     """Check a booking request without writing anything (the confirm page, and ``book``).
 
-    The hour must be on the hour, within the store's opening hours, in the future and at most
-    30 days ahead; the vehicle must be the customer's (required when they have one); the
-    customer must not already hold this slot, and the slot must have a free place now.
+    The store is ``store_id`` (an active store of the customer's group) or the customer's
+    own; the hour must be on the hour, within that store's opening hours, in the future and
+    at most 30 days ahead; the vehicle must be the customer's (required when they have one);
+    the customer must not already hold this slot, and the slot must have a free place now.
     ``actor`` is the staff member booking for the customer, or None for the customer.
     """
     if actor is not None:
         access.require(actor, MANAGE, customer)
-    store = session.get(Store, customer.store_id)
+    store = _store_for(session, customer, store_id)
     try:
         service_kind = ServiceKind(kind)
     except ValueError as exc:
@@ -244,7 +281,7 @@ def preview(
         raise ValidationError(f"备注不能超过{NOTE_MAX}个字", "note")
     vehicle = _check_vehicle(session, customer, vehicle_id)
     starts_at = _check_time(store, starts_at, now)
-    _refuse_if_held(session, actor, customer, starts_at)
+    _refuse_if_held(session, actor, customer, store, starts_at)
     slot = _slot_at(session, store.id, starts_at)
     capacity = slot.capacity if slot else store.booking_capacity
     if (slot.booked if slot else 0) >= capacity:
@@ -299,17 +336,20 @@ def book(
     note: str,
     vehicle_id: int | None,
     now: datetime,
+    store_id: int | None = None,
 ) -> Booking:
-    """Book one hour of the customer's store for the customer (issue 7: "double-booking a full
-    slot is refused").
+    """Book one hour of a store for the customer (issue 7: "double-booking a full slot is
+    refused"; issue 9: the customer chooses the store, and gets a confirmation message).
 
     Everything ``preview`` checks, then, race-safe: get or create the slot row, claim a place
     with one conditional UPDATE (``booked < capacity``), check again — now holding the slot's
-    row lock — that the customer does not already hold this slot, and write the booking. A
-    full slot raises ``Conflict`` naming ``starts_at`` and writes nothing.
-    ``actor`` None: the customer booked from the member pages.
+    row lock — that the customer does not already hold this slot, write the booking and queue
+    its 预约通知 (已预约). A full slot raises ``Conflict`` naming ``starts_at`` and writes
+    nothing. ``actor`` None: the customer booked from the member pages.
     """
-    request = preview(session, actor, customer, starts_at, kind, note, vehicle_id, now)
+    request = preview(
+        session, actor, customer, starts_at, kind, note, vehicle_id, now, store_id=store_id
+    )
     customer_id, store_id = customer.id, request.store.id
     slot = _get_or_create_slot(session, request.store, request.starts_at)
     slot_id = slot.id
@@ -333,6 +373,8 @@ def book(
         created_at=now,
     )
     session.add(booking)
+    session.flush()
+    booking_messages.queue(session, booking, Event.BOOKED, now)
     session.commit()
     return booking
 
@@ -382,7 +424,8 @@ def cancel(
 
     Staff (``booking.manage``) may cancel any booked booking of their store, also a no-show
     after its hour; a customer (``actor`` None, ``customer`` given) only their own upcoming
-    ones.
+    ones. Cancelling an upcoming booking tells the customer (预约通知 已取消, issue 9); a
+    no-show cleared after its hour does not.
     """
     booking = _booking_for(session, actor, customer, booking_id)
     if booking.status != BookingStatus.BOOKED:
@@ -396,6 +439,94 @@ def cancel(
         .values(booked=BookingSlot.booked - 1)
         .execution_options(synchronize_session=False)
     )
+    if booking.starts_at > now:
+        booking_messages.queue(session, booking, Event.CANCELLED, now)
+    session.commit()
+    session.refresh(booking)
+    return booking
+
+
+# --- changing --------------------------------------------------------------------------------
+
+
+def _lock_slots(session: Session, slot_ids: list[int]) -> None:
+    """Lock the slot rows a change touches, lowest id first: two customers swapping hours
+    then queue behind each other instead of deadlocking. ``FOR NO KEY UPDATE``, the lock an
+    UPDATE of ``booked`` takes anyway: unlike ``FOR UPDATE`` it does not wait for the key-share
+    locks other bookings' foreign keys hold on the slot. (SQLite locks the whole database.)"""
+    session.execute(
+        select(BookingSlot.id)
+        .where(BookingSlot.id.in_(slot_ids))
+        .order_by(BookingSlot.id)
+        .with_for_update(key_share=True)
+    ).all()
+
+
+def change(
+    session: Session,
+    actor: Staff | None,
+    booking_id: int,
+    starts_at: datetime | None,
+    now: datetime,
+    customer: Customer | None = None,
+) -> Booking:
+    """Move a booked booking to another hour of its store (issue 9 "Book maintenance: cancel
+    or change").
+
+    The new hour is checked like a new booking (on the hour, opening hours, future, 30 days,
+    not an hour the customer already holds). Then, in one transaction: the booking is moved
+    with a conditional UPDATE (still booked, still at its old slot — of two changes at once
+    one wins), both slot rows are locked in id order, a place of the new hour is claimed with
+    the conditional UPDATE of booking (``booked < capacity``) and the old place is freed. A
+    full hour raises ``Conflict`` naming ``starts_at`` and the booking stays where it was.
+    The customer gets a 预约通知 (已改期, with the old hour).
+
+    Staff (``booking.manage``) change any booked booking in their scope; a customer
+    (``actor`` None, ``customer`` given) only their own upcoming ones.
+    """
+    booking = _booking_for(session, actor, customer, booking_id)
+    if booking.status != BookingStatus.BOOKED:
+        raise ValidationError("该预约已处理", "booking")
+    if actor is None and booking.starts_at <= now:
+        raise ValidationError("预约时段已开始，如需改期请联系门店", "booking")
+    store = session.get(Store, booking.store_id)
+    new_at = _check_time(store, starts_at, now)
+    if new_at == booking.starts_at:
+        raise ValidationError("请选择与原预约不同的时段", "starts_at")
+    booking_id, customer_id = booking.id, booking.customer_id
+    old_at, old_slot_id = booking.starts_at, booking.slot_id
+    if _holds_slot(session, customer_id, store.id, new_at, excluding=booking_id):
+        raise _already_held(actor)
+    new_slot_id = _get_or_create_slot(session, store, new_at).id
+    moved = session.execute(
+        update(Booking)
+        .where(
+            Booking.id == booking_id,
+            Booking.status == BookingStatus.BOOKED.value,
+            Booking.slot_id == old_slot_id,
+        )
+        .values(slot_id=new_slot_id, starts_at=new_at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not moved:
+        session.rollback()
+        raise Conflict("该预约已处理或已改期，请刷新后重试", "booking")
+    _lock_slots(session, [old_slot_id, new_slot_id])
+    if not _claim_place(session, new_slot_id):
+        session.rollback()
+        raise Conflict("该时段已约满，请选择其他时段", "starts_at")
+    if _holds_slot(session, customer_id, store.id, new_at, excluding=booking_id):
+        # The customer booked that hour a moment ago in another request.
+        session.rollback()
+        raise _already_held(actor)
+    session.execute(
+        update(BookingSlot)
+        .where(BookingSlot.id == old_slot_id, BookingSlot.booked > 0)
+        .values(booked=BookingSlot.booked - 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(booking)
+    booking_messages.queue(session, booking, Event.CHANGED, now, previous=old_at)
     session.commit()
     session.refresh(booking)
     return booking
@@ -498,35 +629,98 @@ def store_day(session: Session, actor: Staff, day: date, now: datetime) -> Store
 
 @dataclass(frozen=True)
 class BookingDay:
-    """The page where one customer's booking is made: free hours of a day of their store and
-    the bookings they already hold."""
+    """The page where one customer's booking is made: free hours of a day of the chosen store,
+    the stores they may choose from and the bookings they already hold."""
 
     customer: Customer
     store: Store
     day: date
     slots: list[Slot]
     upcoming: list[Booking]
+    stores: list[Store] = field(default_factory=list)
 
     @property
     def vehicles(self) -> list[Vehicle]:
         return list(self.customer.vehicles)
 
     @property
+    def store_options(self) -> list[tuple[int, str]]:
+        return [(store.id, store.name) for store in self.stores]
+
+    def store_name(self, booking: Booking) -> str:
+        """The name of the store a booking is at (one of the group's, maybe closed since)."""
+        stores = self.customer.store.group.stores
+        return next((store.name for store in stores if store.id == booking.store_id), "")
+
+    @property
     def held(self) -> set[datetime]:
-        """The hours the customer already holds (a second booking there is refused)."""
-        return {booking.starts_at for booking in self.upcoming}
+        """The hours of this store the customer already holds (a second booking there is
+        refused)."""
+        return {booking.starts_at for booking in self.upcoming if booking.store_id == self.store.id}
+
+
+def _within_window(day: date, now: datetime) -> date:
+    first, last = bookable_days(now)
+    return min(max(day, first), last)
 
 
 def booking_day(
-    session: Session, actor: Staff | None, customer: Customer, day: date, now: datetime
+    session: Session,
+    actor: Staff | None,
+    customer: Customer,
+    day: date,
+    now: datetime,
+    store_id: int | None = None,
 ) -> BookingDay:
-    """What the person booking sees: one day of the customer's store within the booking window
-    (a day outside it moves to the nearest end) and the customer's upcoming bookings.
+    """What the person booking sees: one day of the chosen store (``store_id``, else the
+    customer's own) within the booking window (a day outside it moves to the nearest end),
+    the stores to choose from and the customer's upcoming bookings.
     ``actor`` is the staff member booking for the customer (``booking.manage``), or None."""
     if actor is not None:
         access.require(actor, MANAGE, customer)
-    first, last = bookable_days(now)
-    day = min(max(day, first), last)
-    store = session.get(Store, customer.store_id)
+    day = _within_window(day, now)
+    store = _store_for(session, customer, store_id)
     slots = day_calendar(session, store, day, now)
-    return BookingDay(customer, store, day, slots, customer_upcoming(session, customer, now))
+    return BookingDay(
+        customer,
+        store,
+        day,
+        slots,
+        customer_upcoming(session, customer, now),
+        bookable_stores(session, customer),
+    )
+
+
+@dataclass(frozen=True)
+class ChangeDay:
+    """The page where a booking is moved: the booking and one day of its store's hours."""
+
+    booking: Booking
+    store: Store
+    day: date
+    slots: list[Slot]
+    held: set[datetime]  # hours of the store the customer holds (their own booking's too)
+
+
+def change_day(
+    session: Session,
+    actor: Staff | None,
+    booking_id: int,
+    day: date | None,
+    now: datetime,
+    customer: Customer | None = None,
+) -> ChangeDay:
+    """One day of the booking's store to move the booking to (``day`` None: the booking's own
+    day), kept within the booking window. Reached like ``change``: staff through their scope,
+    a customer only for their own booked bookings."""
+    booking = _booking_for(session, actor, customer, booking_id)
+    if booking.status != BookingStatus.BOOKED:
+        raise ValidationError("该预约已处理", "booking")
+    store = session.get(Store, booking.store_id)
+    day = _within_window(day or clock.local(booking.starts_at).date(), now)
+    held = {
+        other.starts_at
+        for other in customer_upcoming(session, booking.customer, now)
+        if other.store_id == store.id
+    }
+    return ChangeDay(booking, store, day, day_calendar(session, store, day, now), held)

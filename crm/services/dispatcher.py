@@ -146,6 +146,17 @@ def template_data(message: OutboxMessage, config: CareTemplate) -> dict:
     return mapped_fields(message.payload["data"], config)
 
 
+def opened_page(config: CareTemplate, kind_name: str, payload: dict) -> str:
+    """The page the message opens: the one the group chose for the kind in 关怀渠道, unless it
+    left the kind's default there — then the message's own link, which may point at the very
+    record (a survey, a complaint, a booking) rather than its list."""
+    kind = planner.kind(kind_name)
+    own = payload.get("url") or (kind.page if kind else "/m/")
+    if not config.page or (kind is not None and config.page == kind.page):
+        return own
+    return config.page
+
+
 def mapped_fields(values: dict[str, str], config: CareTemplate) -> dict:
     mapping = config.field_map or {key: key for key in values}
     return {keyword: {"value": values.get(field, "")} for keyword, field in mapping.items()}
@@ -202,7 +213,7 @@ def plain_template_sends(
         usable = config is not None and config.channel == CareChannel.TEMPLATE
         if not usable or not config.template_id or openid is None:
             continue
-        page = config.page or payload.get("url", "/m/")
+        page = opened_page(config, kind_name, payload)
         sends[message_id] = TemplateSend(
             message_id,
             openid,
@@ -297,7 +308,7 @@ def _send_to_staff(session, client, message, public_base_url: str, now: datetime
     if openid is None:
         _finish(message, OutboxState.NO_CHANNEL, "员工未关注公众号")
         return
-    url = public_base_url.rstrip("/") + (config.page or message.payload.get("url", "/h5/"))
+    url = public_base_url.rstrip("/") + opened_page(config, message.kind, message.payload)
     try:
         response = client.message.send_template(
             openid, config.template_id, template_data(message, config), url=url
@@ -390,7 +401,7 @@ def _send_wechat(session, client, message, customer, kind, config, public_base_u
         _finish(message, OutboxState.NO_CHANNEL, reason)
         return
     data = template_data(message, config)
-    url = public_base_url.rstrip("/") + (config.page or message.payload.get("url", "/m/"))
+    url = public_base_url.rstrip("/") + opened_page(config, message.kind, message.payload)
     try:
         if subscribe:
             response = client.message.send_subscribe_message(

@@ -21,19 +21,28 @@ def register(app: Flask) -> None:
         console_aftersales,
         console_care_channels,
         console_catalogue,
+        console_complaints,
         console_imports,
         console_outbox,
         console_segments,
+        console_surveys,
         enquiry,
         main,
         member_bookings,
+        member_complaints,
+        member_contacts,
         member_h5,
+        member_preferences,
+        member_surveys,
+        member_vehicles,
         sandbox,
         staff_bookings,
         staff_care_tasks,
+        staff_complaints,
         staff_deals,
         staff_h5,
         staff_leads,
+        staff_member_cards,
         staff_vehicles,
     )
     from wechat import callback as wechat_callback
@@ -47,15 +56,24 @@ def register(app: Flask) -> None:
     app.register_blueprint(console_segments.bp)
     app.register_blueprint(console_outbox.bp)
     app.register_blueprint(console_care_channels.bp)
+    app.register_blueprint(console_complaints.bp)
+    app.register_blueprint(console_surveys.bp)
     app.register_blueprint(staff_h5.bp)
     app.register_blueprint(staff_leads.bp)
     app.register_blueprint(staff_vehicles.bp)
     app.register_blueprint(staff_deals.bp)
     app.register_blueprint(staff_bookings.bp)
     app.register_blueprint(staff_care_tasks.bp)
+    app.register_blueprint(staff_complaints.bp)
     app.register_blueprint(enquiry.bp)
     app.register_blueprint(member_h5.bp)
     app.register_blueprint(member_bookings.bp)
+    app.register_blueprint(member_complaints.bp)
+    app.register_blueprint(member_surveys.bp)
+    app.register_blueprint(member_vehicles.bp)
+    app.register_blueprint(member_contacts.bp)
+    app.register_blueprint(member_preferences.bp)
+    app.register_blueprint(staff_member_cards.bp)
     app.register_blueprint(sandbox.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(wechat_callback.bp)

@@ -1,17 +1,18 @@
-"""Member pages for customers (WeUI). Until WeChat OAuth lands, customers enter through the
-sandbox log-in (embedded mode only)."""
+"""Member pages for customers (WeUI): the member home with its grid of entries, the member
+card with the QR code the advisor scans at the desk (issue 9 "Member card"), and the log-in
+(WeChat OAuth, or the sandbox log-in by phone in embedded mode)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, session, url_for
 
 from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import Customer
-from crm.services import membership
-from crm.services.care import inbox
+from crm.services import member_home, membership
 from crm.services.identity import find_customer_by_phone
 from crm.views import wechat_oauth
+from crm.views.invitations import qr_svg
 
 bp = Blueprint("member_h5", __name__, url_prefix="/m")
 SESSION_KEY = "customer_id"
@@ -22,14 +23,34 @@ def _current_customer() -> Customer | None:
     return db.session.get(Customer, customer_id) if customer_id else None
 
 
+def require_customer():
+    """Before every member page: a customer logged into the member pages, else the log-in."""
+    if _current_customer() is None:
+        return redirect(url_for("member_h5.login"))
+    return None
+
+
 @bp.get("/")
 def home():
     customer = _current_customer()
     if customer is None:
         return redirect(url_for("member_h5.login"))
-    card = membership.card_view(db.session, customer)
-    messages = inbox.recent(db.session, customer)
-    return render_template("member/home.html", customer=customer, card=card, messages=messages)
+    return render_template("member/home.html", page=member_home.home(db.session, customer))
+
+
+@bp.get("/card")
+def card():
+    """The member card: tier, number and its QR code (which opens the card holder's page for
+    staff), spend, benefits and the gap to the next tier."""
+    customer = _current_customer()
+    if customer is None:
+        return redirect(url_for("member_h5.login"))
+    view = membership.card_view(db.session, customer)
+    qr = None
+    if view is not None:
+        base = current_app.extensions["crm_settings"].public_base_url
+        qr = qr_svg(base + url_for("staff_member_cards.open_card", card_no=view.card_no))
+    return render_template("member/card.html", customer=customer, card=view, qr=qr)
 
 
 def _member(db_session, phone):

@@ -26,6 +26,7 @@ ERRORS = {
     -1: "system error",
     40001: "invalid credential, access_token is invalid or not latest",
     40002: "invalid grant_type",
+    40007: "invalid media_id",
     40013: "invalid appid",
     40029: "invalid code",
     40125: "invalid appsecret",
@@ -41,6 +42,14 @@ MINIPROGRAM_APP = ("wx-test-mini", "mini-secret")
 
 def error(code: int) -> dict:
     return {"errcode": code, "errmsg": ERRORS.get(code, "error")}
+
+
+@dataclass(frozen=True)
+class Media:
+    """A binary answer: WeChat serves temporary media as the file itself, not JSON."""
+
+    data: bytes
+    content_type: str
 
 
 @dataclass
@@ -72,6 +81,7 @@ class FakeWeChat:
         self.refusing: set[str] = set()  # openids that refuse subscribe messages (43101)
         self.queued_errors: dict[str, list[int]] = defaultdict(list)  # path -> errcodes
         self.qrcodes: dict[str, str] = {}  # ticket -> scene
+        self.media: dict[str, Media] = {}  # media_id -> temporary media (JS-SDK uploads)
 
     def reset(self) -> None:
         with self.lock:
@@ -94,6 +104,10 @@ class FakeWeChat:
 
     def add_oauth_code(self, code: str, openid: str, unionid: str | None = None) -> None:
         self.oauth_codes[code] = {"openid": openid, "unionid": unionid}
+
+    def add_media(self, media_id: str, data: bytes, content_type: str = "image/jpeg") -> None:
+        """A photo a user uploaded with the JS-SDK (``wx.uploadImage``): its serverId."""
+        self.media[media_id] = Media(data, content_type)
 
     def subscribe(self, openid: str) -> None:
         self.subscribed.add(openid)
@@ -245,6 +259,10 @@ class FakeWeChat:
             return error(43101)
         return self.send("subscribe", body)
 
+    def media_get(self, params: dict) -> Media | dict:
+        """GET cgi-bin/media/get: the file, or 40007 for an unknown (or expired) media_id."""
+        return self.media.get(params.get("media_id", "")) or error(40007)
+
     def qrcode(self, body: dict) -> dict:
         scene = body.get("action_info", {}).get("scene", {})
         scene_value = scene.get("scene_str") or str(scene.get("scene_id", ""))
@@ -263,6 +281,7 @@ ROUTES = {
     "/cgi-bin/message/custom/send": (True, lambda f, a, p, b: f.send("custom", b)),
     "/cgi-bin/message/subscribe/bizsend": (True, lambda f, a, p, b: f.send_subscribe(b)),
     "/cgi-bin/qrcode/create": (True, lambda f, a, p, b: f.qrcode(b)),
+    "/cgi-bin/media/get": (True, lambda f, a, p, b: f.media_get(p)),
     "/cgi-bin/menu/create": (True, lambda f, a, p, b: f.menus.append(b) or error(0)),
     "/cgi-bin/ticket/getticket": (
         True,
@@ -329,7 +348,18 @@ class _Handler(JsonHandler):
             if problem:
                 self._json(problem)
                 return
-        self._json(handler(fake, appid, params, body))
+        answer = handler(fake, appid, params, body)
+        if isinstance(answer, Media):
+            self._file(answer)
+        else:
+            self._json(answer)
+
+    def _file(self, media: Media) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", media.content_type)
+        self.send_header("Content-Length", str(len(media.data)))
+        self.end_headers()
+        self.wfile.write(media.data)
 
 
 class FakeWeChatServer(LoopbackServer):

@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
+from crm.services import booking_messages, complaints, surveys
 from crm.services.care import (
     after_service,
     anniversary,
@@ -65,6 +66,10 @@ TASK_PLANNERS: dict[str, TaskPlanner] = {
 EVENT_KINDS: dict[str, CareKind] = {
     weather.KIND.name: weather.KIND,
     after_service.REPAIR_THANKS.name: after_service.REPAIR_THANKS,
+    surveys.SURVEY_CS.name: surveys.SURVEY_CS,
+    surveys.SURVEY_NPS.name: surveys.SURVEY_NPS,
+    booking_messages.KIND.name: booking_messages.KIND,
+    **{kind.name: kind for kind in complaints.KINDS},
 }
 
 
