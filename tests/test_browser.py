@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -132,6 +134,37 @@ def _wait_until_healthy(process: subprocess.Popen, base_url: str, log_path: Path
     )
 
 
+@contextmanager
+def gunicorn(env: dict[str, str], tmp_dir: Path) -> Iterator[str]:
+    """The app under gunicorn (one worker) on a free port with ``env``, until the block ends;
+    its URL. The log is ``tmp_dir/gunicorn.log``."""
+    log_path = tmp_dir / "gunicorn.log"
+    base_url = f"http://127.0.0.1:{_free_port()}"
+    command = [
+        str(BIN / "gunicorn"),
+        "--bind",
+        base_url.removeprefix("http://"),
+        "--workers",
+        "1",
+        *_control_socket_options(tmp_dir),
+        "app:app",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait_until_healthy(process, base_url, log_path)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
     """The app under gunicorn (one worker) on a free port, with a migrated, empty database
@@ -140,7 +173,6 @@ def server_url(tmp_path_factory):
     dialect = "postgresql" if servers.uses_postgres() else "sqlite"
     database_url = servers.scratch_database(tmp_dir, dialect)
     env = _server_env(tmp_dir, database_url)
-    log_path = tmp_dir / "gunicorn.log"
     try:
         _flask(env, "db", "upgrade")
         _flask(
@@ -156,30 +188,8 @@ def server_url(tmp_path_factory):
             "--password-stdin",
             stdin=ADMIN_PASSWORD + "\n",
         )
-        base_url = f"http://127.0.0.1:{_free_port()}"
-        command = [
-            str(BIN / "gunicorn"),
-            "--bind",
-            base_url.removeprefix("http://"),
-            "--workers",
-            "1",
-            *_control_socket_options(tmp_dir),
-            "app:app",
-        ]
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        try:
-            _wait_until_healthy(process, base_url, log_path)
+        with gunicorn(env, tmp_dir) as base_url:
             yield base_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
     finally:
         if dialect == "postgresql":
             servers.drop_postgres_database(database_url)

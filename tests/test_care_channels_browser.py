@@ -36,7 +36,6 @@ def server(tmp_path_factory):
     dialect = "postgresql" if servers.uses_postgres() else "sqlite"
     database_url = servers.scratch_database(tmp_dir, dialect)
     env = browser_support._server_env(tmp_dir, database_url)
-    log_path = tmp_dir / "gunicorn.log"
     try:
         browser_support._flask(env, "db", "upgrade")
         browser_support._flask(
@@ -52,34 +51,8 @@ def server(tmp_path_factory):
             "--password-stdin",
             stdin=browser_support.ADMIN_PASSWORD + "\n",
         )
-        base_url = f"http://127.0.0.1:{browser_support._free_port()}"
-        command = [
-            str(browser_support.BIN / "gunicorn"),
-            "--bind",
-            base_url.removeprefix("http://"),
-            "--workers",
-            "1",
-            *browser_support._control_socket_options(tmp_dir),
-            "app:app",
-        ]
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=browser_support.PROJECT_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            browser_support._wait_until_healthy(process, base_url, log_path)
+        with browser_support.gunicorn(env, tmp_dir) as base_url:
             yield base_url, env
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
     finally:
         if dialect == "postgresql":
             servers.drop_postgres_database(database_url)
