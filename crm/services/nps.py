@@ -16,7 +16,7 @@ Everything is seen through ``access.scope`` on ``Survey`` (the store it asks abo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, and_, case, func, or_, select
@@ -35,8 +35,26 @@ def _share(part: int, whole: int) -> float | None:
     return 100 * part / whole if whole else None
 
 
+class _Counted:
+    """What NPS and CS figures share: counts that add up store by store into a total."""
+
+    issued: int
+    answered: int
+
+    @property
+    def answer_rate(self) -> float | None:
+        return _share(self.answered, self.issued)
+
+    @property
+    def small(self) -> bool:
+        return self.answered < SMALL_SAMPLE
+
+    def __add__(self, other):
+        return type(self)(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
 @dataclass(frozen=True)
-class NpsFigure:
+class NpsFigure(_Counted):
     issued: int = 0
     answered: int = 0
     promoters: int = 0
@@ -53,25 +71,9 @@ class NpsFigure:
             return None
         return 100 * (self.promoters - self.detractors) / self.answered
 
-    @property
-    def answer_rate(self) -> float | None:
-        return _share(self.answered, self.issued)
-
-    @property
-    def small(self) -> bool:
-        return self.answered < SMALL_SAMPLE
-
-    def __add__(self, other: NpsFigure) -> NpsFigure:
-        return NpsFigure(
-            self.issued + other.issued,
-            self.answered + other.answered,
-            self.promoters + other.promoters,
-            self.detractors + other.detractors,
-        )
-
 
 @dataclass(frozen=True)
-class CsFigure:
+class CsFigure(_Counted):
     issued: int = 0
     answered: int = 0
     score_sum: int = 0
@@ -80,22 +82,6 @@ class CsFigure:
     @property
     def average(self) -> float | None:
         return self.score_sum / self.answered if self.answered else None
-
-    @property
-    def answer_rate(self) -> float | None:
-        return _share(self.answered, self.issued)
-
-    @property
-    def small(self) -> bool:
-        return self.answered < SMALL_SAMPLE
-
-    def __add__(self, other: CsFigure) -> CsFigure:
-        return CsFigure(
-            self.issued + other.issued,
-            self.answered + other.answered,
-            self.score_sum + other.score_sum,
-            self.low + other.low,
-        )
 
 
 @dataclass(frozen=True)
