@@ -165,6 +165,22 @@ def gunicorn(env: dict[str, str], tmp_dir: Path) -> Iterator[str]:
             process.wait()
 
 
+def run_in_server_environment(env: dict[str, str], module: str, name: str, *args: str) -> None:
+    """Call ``module``'s function ``name`` in a Python process with the server's settings (to
+    seed what the pages under test need)."""
+    call = f"from {module} import {name}; {name}(*{args!r})"
+    result = subprocess.run(
+        [sys.executable, "-c", call],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"{call} failed\n{result.stdout}\n{result.stderr}"
+
+
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
     """The app under gunicorn (one worker) on a free port, with a migrated, empty database

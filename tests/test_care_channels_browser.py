@@ -7,8 +7,6 @@ goes back to the queue (issue 8 "Channels and WeChat's rules", "Outbox page").""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -97,27 +95,14 @@ def seed_refused_message(store_code: str) -> None:
         db.session.commit()
 
 
-def run_in_server_environment(env: dict[str, str], name: str, *args: str) -> None:
-    """Call this module's function ``name`` in a Python process with the server's settings."""
-    call = f"from {__name__} import {name}; {name}(*{args!r})"
-    result = subprocess.run(
-        [sys.executable, "-c", call],
-        cwd=browser_support.PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, f"{call} failed\n{result.stdout}\n{result.stderr}"
-
-
 def test_admin_configures_a_template_with_a_live_preview_and_resends_a_refused_message(
     server, page: Page
 ):
     browser_support.log_in(page)
     browser_support.create_store(page, code=STORE_CODE, name=STORE_NAME)
-    run_in_server_environment(server[1], "seed_refused_message", STORE_CODE)
+    browser_support.run_in_server_environment(
+        server[1], __name__, "seed_refused_message", STORE_CODE
+    )
 
     page.locator("nav.mainnav").get_by_role("link", name="关怀渠道").click()
     new_car = page.locator("table.care-channels tr[data-kind=new_car]")

@@ -7,8 +7,6 @@ first contact, which the customer then sees on the complaint's progress (issue 9
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -45,20 +43,6 @@ def seed_customer(store_code: str, phone: str) -> None:
         f.CustomerFactory(store=store, group_id=store.group_id, name="周女士", phone=f"+86{phone}")
 
 
-def run_in_server_environment(env: dict[str, str], name: str, *args: str) -> None:
-    call = f"from {__name__} import {name}; {name}(*{args!r})"
-    result = subprocess.run(
-        [sys.executable, "-c", call],
-        cwd=browser_support.PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, f"{call} failed\n{result.stdout}\n{result.stderr}"
-
-
 def test_customer_files_a_complaint_with_a_photo_and_the_care_specialist_contacts_them(
     browser, server, page: Page, tmp_path
 ):
@@ -66,7 +50,9 @@ def test_customer_files_a_complaint_with_a_photo_and_the_care_specialist_contact
     browser_support.log_in(page)
     browser_support.create_store(page, code=STORE_CODE, name=STORE_NAME)
     browser_support.add_staff(page, "吴客服", CARE_PHONE, "care_specialist", STORE_NAME)
-    run_in_server_environment(env, "seed_customer", STORE_CODE, CUSTOMER_PHONE)
+    browser_support.run_in_server_environment(
+        env, __name__, "seed_customer", STORE_CODE, CUSTOMER_PHONE
+    )
     photo = tmp_path / "scratch.jpg"
     photo.write_bytes(JPEG)
 

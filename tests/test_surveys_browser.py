@@ -6,8 +6,6 @@ shows the answer given; the low score put a callback on the care specialist's wo
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 from playwright.sync_api import expect
@@ -55,21 +53,6 @@ def seed_settled_order() -> None:
         assert surveys.queue_cs_surveys(db.session, clock.now()) == 1
 
 
-def run_in_server_environment(env: dict[str, str], name: str) -> None:
-    """Call this module's function ``name`` in a Python process with the server's settings."""
-    call = f"from {__name__} import {name}; {name}()"
-    result = subprocess.run(
-        [sys.executable, "-c", call],
-        cwd=browser_support.PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, f"{call} failed\n{result.stdout}\n{result.stderr}"
-
-
 def enter_member_pages(phone, customer_phone: str) -> None:
     """The sandbox log-in of the member pages: the phone number stands in for WeChat."""
     phone.goto("/m/login")
@@ -80,7 +63,7 @@ def enter_member_pages(phone, customer_phone: str) -> None:
 
 def test_customer_answers_a_cs_survey_on_a_phone_and_the_low_score_is_called_back(browser, server):
     base_url, env = server
-    run_in_server_environment(env, "seed_settled_order")
+    browser_support.run_in_server_environment(env, __name__, "seed_settled_order")
 
     context = browser_support.phone_context(browser, base_url)
     try:
