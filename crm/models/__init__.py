@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and the app see one metadata."""
 
+from crm.models.audit import AuditEvent
 from crm.models.booking import BOOKING_STATUS_LABELS, Booking, BookingSlot, BookingStatus
 from crm.models.care import (
     CARE_TASK_LABELS,
@@ -83,6 +84,7 @@ from crm.models.wechat import (
 )
 
 __all__ = [
+    "AuditEvent",
     "CARE_CHANNEL_LABELS",
     "CARE_TASK_LABELS",
     "CareChannel",
