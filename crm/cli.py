@@ -46,6 +46,20 @@ def seed_demo(customers: int):
     click.echo(demo.describe(result))
 
 
+@crm_group.command("api-token")
+@click.argument("phone")
+def api_token(phone: str):
+    """Print an API token for a demo staff member or customer (sandbox mode only)."""
+    from crm.api.auth import demo_token
+
+    settings = current_app.extensions["crm_settings"]
+    try:
+        token = demo_token(db.session, settings, current_app.config["SECRET_KEY"], phone)
+    except ValidationError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(token)
+
+
 @crm_group.command("create-staff")
 @click.option("--name", required=True)
 @click.option("--phone", required=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crm.services import complaints, handover, pool, segments, surveys
+from crm.services import complaints, handover, idempotency, pool, segments, surveys
 from jobs import outbox, weather
 
 
@@ -46,4 +46,6 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
     # morning of its first four weeks, before they go out at 10:00 (issue 9 "Surveys").
     PeriodicJob("queue_cs_surveys", surveys.queue_cs_surveys, "cron", {"minute": "*/15"}),
     PeriodicJob("queue_nps_surveys", surveys.queue_nps_surveys, "cron", {"hour": 9, "minute": 30}),
+    # The API's remembered replies may name a customer: kept a day, then forgotten (issue 11).
+    PeriodicJob("purge_idempotency_keys", idempotency.purge, "cron", {"hour": 4, "minute": 10}),
 )
