@@ -42,6 +42,9 @@ class Customer(db.Model):
     licence_class: Mapped[str] = mapped_column(String(4), default="", server_default="")
     licence_expiry: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # Set when the customer's personal data was erased on request (PIPL; crm.services.erasure):
+    # the row stays, anonymised, so business records keep counting.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     store = relationship("Store")
     sales_owner = relationship("Staff", foreign_keys=[sales_owner_id])
@@ -71,6 +74,8 @@ class Consent(db.Model):
     channel: Mapped[str] = mapped_column(String(20))  # wechat / paper / phone / showroom
     granted: Mapped[bool] = mapped_column(Boolean, default=True)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The privacy notice the customer was shown (crm.services.consents.POLICY_VERSION).
+    policy_version: Mapped[str] = mapped_column(String(20), default="", server_default="")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 

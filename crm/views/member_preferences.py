@@ -9,7 +9,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from crm import clock
 from crm.errors import Conflict, ValidationError
 from crm.extensions import db
-from crm.services import care_opt_outs, privacy_requests
+from crm.services import care_opt_outs, consents, privacy_requests
 from crm.views import member_h5
 from crm.views.forms import form_page, form_values
 
@@ -34,14 +34,20 @@ def preferences():
     errors: dict = {}
     if request.method == "POST":
         try:
-            care_opt_outs.set_member_choices(db.session, customer, _posted_choices(), clock.now())
+            # Through the consents: marketing stays off while its consent is withdrawn.
+            consents.set_member_choices(db.session, customer, _posted_choices(), clock.now())
         except ValidationError as error:
             errors[error.field] = error.message
         else:
             flash("关怀设置已保存")
             return redirect(url_for("member_preferences.preferences"))
     choices = care_opt_outs.for_member(db.session, customer)
-    return form_page("member/preferences.html", errors, choices=choices)
+    return form_page(
+        "member/preferences.html",
+        errors,
+        choices=choices,
+        marketing_withdrawn=consents.marketing_withdrawn(db.session, customer),
+    )
 
 
 def _privacy(values: dict, errors: dict, status: int | None = None):
@@ -56,6 +62,7 @@ def _privacy(values: dict, errors: dict, status: int | None = None):
         kinds=privacy_requests.KINDS,
         answer_within=privacy_requests.ANSWER_WITHIN,
         customer=customer,
+        consent_states=consents.current(db.session, customer),
     )
 
 
@@ -75,4 +82,20 @@ def privacy_request():
             values, {error.field: error.message}, 409 if isinstance(error, Conflict) else 400
         )
     flash(f"已收到您的申请：{privacy_requests.KINDS[values['kind']][0]}，客服专员会尽快与您联系")
+    return redirect(url_for("member_preferences.privacy"))
+
+
+@bp.post("/privacy/consents")
+def privacy_consent():
+    """The customer grants or withdraws an optional purpose (PIPL, crm.services.consents)."""
+    values = form_values(("purpose", "decision"))
+    customer = member_h5._current_customer()
+    try:
+        row = consents.choose(
+            db.session, customer, values["purpose"], values["decision"], clock.now()
+        )
+    except ValidationError as error:
+        return _privacy({"kind": "", "note": ""}, {error.field: error.message})
+    label = privacy_requests.PURPOSE_LABELS[row.purpose]
+    flash(f"您已同意“{label}”" if row.granted else f"您已撤回“{label}”授权")
     return redirect(url_for("member_preferences.privacy"))
