@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from crm import access, clock
 from crm.errors import ValidationError
 from crm.models import Customer, Deal, DealStatus, DealStepKind, Role, Staff
-from crm.services import deals, working_days
+from crm.services import audit, deals, working_days
 from crm.services.care import new_car
 
 
@@ -68,6 +68,18 @@ def assign_advisor(
         or advisor.store_id != customer.store_id
     ):
         raise ValidationError("请选择本店在职的服务顾问", "advisor")
+    if customer.advisor_id != advisor.id:
+        audit.record(
+            session,
+            actor,
+            "customer.assign_advisor",
+            subject_type="customer",
+            subject_id=customer.id,
+            customer_id=customer.id,
+            store_id=customer.store_id,
+            detail={"advisor": advisor.id},
+            now=now,
+        )
     customer.advisor_id = advisor.id
     waiting = session.scalars(
         select(Deal).where(

@@ -2,7 +2,8 @@
 
 Every function takes the session, the acting staff member and ``now``; it checks the actor's
 right through ``crm.access``, validates input (errors name the field, nothing changes), and
-commits.
+commits. Every change to a store or a staff member is appended to the audit log (issue 10
+"Console pages": who changed what) in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from crm import access, phones
+from crm import access, clock, phones
 from crm.errors import ValidationError
 from crm.models import Group, Role, Staff, Store, Team
-from crm.services import pool
+from crm.services import audit, pool
 from crm.services.identity import find_staff_by_phone, phone_index
 
 STORE_CODE = re.compile(r"^[A-Za-z0-9_-]{2,20}$")
@@ -81,20 +82,34 @@ def create_store(session: Session, actor: Staff, data: StoreInput, now: datetime
     access.require(actor, "store.create")
     store = Store(group_id=actor.group_id, created_at=now, **_clean_store(session, data, None))
     session.add(store)
+    session.flush()
+    _audit_store(session, actor, "store.create", store, now)
     session.commit()
     return store
 
 
-def update_store(session: Session, actor: Staff, store_id: int, data: StoreInput) -> Store:
+def update_store(
+    session: Session,
+    actor: Staff,
+    store_id: int,
+    data: StoreInput,
+    now: datetime | None = None,
+) -> Store:
     store = access.get_or_404(Store, store_id, actor, "store.edit")
-    for key, value in _clean_store(session, data, store).items():
-        setattr(store, key, value)
+    changed = _assign(store, _clean_store(session, data, store))
+    if changed:
+        _audit_store(session, actor, "store.update", store, now, fields=changed)
     session.commit()
     return store
 
 
-def set_store_active(session: Session, actor: Staff, store_id: int, active: bool) -> Store:
+def set_store_active(
+    session: Session, actor: Staff, store_id: int, active: bool, now: datetime | None = None
+) -> Store:
     store = access.get_or_404(Store, store_id, actor, "store.create")
+    if store.active != active:
+        action = "store.activate" if active else "store.deactivate"
+        _audit_store(session, actor, action, store, now)
     store.active = active
     session.commit()
     return store
@@ -189,16 +204,29 @@ def create_staff(session: Session, actor: Staff, data: StaffInput, now: datetime
         group_id=actor.group_id, created_at=now, **_clean_staff(session, actor, data, None)
     )
     session.add(staff)
+    session.flush()
+    _audit_staff(session, actor, "staff.create", staff, now, role=staff.role)
     session.commit()
     return staff
 
 
-def update_staff(session: Session, actor: Staff, staff_id: int, data: StaffInput) -> Staff:
+def update_staff(
+    session: Session,
+    actor: Staff,
+    staff_id: int,
+    data: StaffInput,
+    now: datetime | None = None,
+) -> Staff:
     staff = access.get_or_404(Staff, staff_id, actor, "staff.edit")
     if staff.role == Role.GROUP_ADMIN and actor.role != Role.GROUP_ADMIN:
         raise ValidationError("只有总管理员可以修改总管理员", "role")
-    for key, value in _clean_staff(session, actor, data, staff).items():
-        setattr(staff, key, value)
+    old_role = staff.role
+    changed = _assign(staff, _clean_staff(session, actor, data, staff))
+    if changed:
+        # The phone's blind index changes with the phone; the log names the field once.
+        fields = [name for name in changed if name != "phone_index"]
+        role = [old_role, staff.role] if "role" in changed else None
+        _audit_staff(session, actor, "staff.update", staff, now, fields=fields, role=role)
     session.commit()
     return staff
 
@@ -219,16 +247,58 @@ def set_staff_left(
     moved = pool.release_leads_of(session, actor, staff, hand_to, now)
     staff.active = False
     staff.left_at = now
+    _audit_staff(session, actor, "staff.leave", staff, now, leads=moved, to_staff=hand_to)
     session.commit()
     return staff, moved
 
 
-def reinstate_staff(session: Session, actor: Staff, staff_id: int) -> Staff:
+def reinstate_staff(
+    session: Session, actor: Staff, staff_id: int, now: datetime | None = None
+) -> Staff:
     staff = access.get_or_404(Staff, staff_id, actor, "staff.edit")
+    if not staff.active:
+        _audit_staff(session, actor, "staff.reinstate", staff, now)
     staff.active = True
     staff.left_at = None
     session.commit()
     return staff
+
+
+def _assign(record, values: dict) -> list[str]:
+    """Set ``values`` on ``record``; the names of the fields that changed. A password is
+    always a change when given (its hash never compares equal)."""
+    changed = []
+    for key, value in values.items():
+        if getattr(record, key) != value:
+            changed.append("password" if key == "password_hash" else key)
+            setattr(record, key, value)
+    return changed
+
+
+def _audit_store(session, actor, action, store, now, **detail) -> None:
+    audit.record(
+        session,
+        actor,
+        action,
+        subject_type="store",
+        subject_id=store.id,
+        store_id=store.id,
+        detail={key: value for key, value in detail.items() if value is not None},
+        now=now or clock.now(),
+    )
+
+
+def _audit_staff(session, actor, action, staff, now, **detail) -> None:
+    audit.record(
+        session,
+        actor,
+        action,
+        subject_type="staff",
+        subject_id=staff.id,
+        store_id=staff.store_id,
+        detail={key: value for key, value in detail.items() if value is not None},
+        now=now or clock.now(),
+    )
 
 
 def bootstrap_staff(

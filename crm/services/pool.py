@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from crm import access
 from crm.errors import ValidationError
 from crm.models import Lead, LeadClass, LeadMove, LeadStatus, MoveReason, Role, Staff
-from crm.services import leads
+from crm.services import audit, leads
 from crm.services.lead_classes import DORMANT_AFTER
 
 CONTACT_WINDOW = timedelta(days=30)
@@ -154,6 +154,22 @@ def release_leads_of(
         MoveReason.STAFF_LEFT,
         now,
     )
+    if moved:
+        # Who handed whose leads to whom, for the audit log (issue 10 "Console pages").
+        audit.record(
+            session,
+            actor,
+            "lead.reassign",
+            subject_type="staff",
+            subject_id=leaver.id,
+            store_id=leaver.store_id,
+            detail={
+                "leads": len(moved),
+                "from_staff": leaver.id,
+                "to_staff": colleague.id if colleague else None,
+            },
+            now=now,
+        )
     return len(moved)
 
 

@@ -10,11 +10,12 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 
-from crm import access, clock
+from crm import access, clock, phones, web_security
 from crm.errors import ValidationError
 from crm.extensions import db, limiter
 from crm.models import ROLE_LABELS, Customer, Group, Lead, LeadStatus, Role, Staff, Store, Team
-from crm.services import auth, auto_replies, care_opt_outs, handover, membership, org, timeline
+from crm.services import auth, auto_replies, care_opt_outs, handover, membership, org
+from crm.services.console_lists import customers
 from crm.views import invitations
 from crm.views.forms import form_page, form_values, int_arg, local_target
 
@@ -26,8 +27,31 @@ def _login_limit() -> str:
     return current_app.extensions["crm_settings"].login_rate_limit
 
 
+def _login_account() -> str:
+    """The account a log-in attempt is for, so guessing one password from many addresses is
+    counted too; spacing or a +86 prefix does not make it another account."""
+    raw = request.form.get("phone", "")
+    try:
+        return "console-login:" + phones.normalise(raw)
+    except ValidationError:
+        return "console-login:" + raw.strip()
+
+
+def _failed_login(response) -> bool:
+    # A wrong phone or password answers 400; a log-in refused by the address limit (429) was
+    # never tried against the account, so it does not use up the account's attempts.
+    return response.status_code == 400
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"], error_message="尝试次数过多，请稍后再试")
+@limiter.limit(
+    _login_limit,
+    key_func=_login_account,
+    methods=["POST"],
+    deduct_when=_failed_login,
+    error_message="尝试次数过多，请稍后再试",
+)
 def login():
     values, errors = form_values(("phone",)), {}
     if request.method == "POST":
@@ -36,6 +60,7 @@ def login():
         except ValidationError as error:
             errors[error.field or "password"] = error.message
         else:
+            web_security.begin_login_session()
             login_user(staff)
             return redirect(_safe_next() or url_for("console.dashboard"))
     return form_page("console/login.html", errors, values=values)
@@ -47,6 +72,7 @@ def _safe_next() -> str | None:
 
 @bp.post("/logout")
 def logout():
+    web_security.end_session()
     logout_user()
     flash("已退出登录")
     return redirect(url_for("console.login"))
@@ -182,7 +208,9 @@ def store_edit(store_id: int):
     if request.method == "POST":
         values = form_values(STORE_FIELDS)
         try:
-            org.update_store(db.session, current_user, store_id, org.StoreInput(**values))
+            org.update_store(
+                db.session, current_user, store_id, org.StoreInput(**values), clock.now()
+            )
         except ValidationError as error:
             errors[error.field] = error.message
         else:
@@ -197,7 +225,7 @@ def store_edit(store_id: int):
 @login_required
 def store_active(store_id: int):
     active = request.form.get("active") == "1"
-    store = org.set_store_active(db.session, current_user, store_id, active)
+    store = org.set_store_active(db.session, current_user, store_id, active, clock.now())
     flash(f"{store.name}已{'启用' if active else '停用'}")
     return redirect(url_for("console.store_detail", store_id=store_id))
 
@@ -277,7 +305,7 @@ def staff_detail(staff_id: int):
         values = form_values(STAFF_FIELDS)
         data = org.StaffInput(**values, password=request.form.get("password") or None)
         try:
-            org.update_staff(db.session, current_user, staff_id, data)
+            org.update_staff(db.session, current_user, staff_id, data, clock.now())
         except ValidationError as error:
             errors[error.field] = error.message
         else:
@@ -317,7 +345,7 @@ def staff_leave(staff_id: int):
 @bp.post("/staff/<int:staff_id>/reinstate")
 @login_required
 def staff_reinstate(staff_id: int):
-    staff = org.reinstate_staff(db.session, current_user, staff_id)
+    staff = org.reinstate_staff(db.session, current_user, staff_id, clock.now())
     flash(f"{staff.name}已恢复在职")
     return redirect(url_for("console.staff_detail", staff_id=staff_id))
 
@@ -332,23 +360,11 @@ def staff_invitation(staff_id: int):
 # --- customers (read-only here; deals and service records add to them) --------------------
 
 
-@bp.get("/customers")
-@login_required
-def customers():
-    query = access.scope(select(Customer), current_user).order_by(Customer.id.desc())
-    store_id = int_arg("store")
-    if store_id:
-        query = query.where(Customer.store_id == store_id)
-    page = db.paginate(query, page=int_arg("page", 1), per_page=PER_PAGE, error_out=False)
-    return render_template(
-        "console/customers.html", page=page, stores=_stores_in_scope(), store_id=store_id
-    )
-
-
 @bp.get("/customers/<int:customer_id>")
 @login_required
 def customer_detail(customer_id: int):
-    customer, entries = timeline.for_customer(db.session, current_user, customer_id)
+    # The list is in crm.views.console_lists; opening a customer is logged in the audit log.
+    customer, entries = customers.open_detail(db.session, current_user, customer_id, clock.now())
     may_assign = access.allowed(current_user, "advisor.assign")
     return render_template(
         "console/customer_detail.html",

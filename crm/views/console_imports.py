@@ -1,8 +1,8 @@
 """Console: importing from Excel (upload, report, import the good rows, cancel), with a
 progress bar fed through the shared progress board while the upload request runs — leads into
 a store's pool at /console/imports, service orders from the dealer management system at
-/console/service-orders/import (issue 7) — and the service orders of the stores one sees
-(/console/service-orders), where their import starts.
+/console/service-orders/import (issue 7). The service-order list, where their import
+starts, is one of the console's lists (crm.views.console_lists).
 
 One set of views serves every kind of import: the upload page, upload and template take the
 kind from their address; a batch's report, commit and cancel take it from the batch.
@@ -26,14 +26,13 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from crm import access, clock, coordination, spreadsheets
+from crm import clock, coordination, spreadsheets
 from crm.errors import Conflict, ValidationError
 from crm.extensions import db
-from crm.models import ImportStatus, Store
-from crm.services import imports, lead_import, service_order_import, service_orders
+from crm.models import ImportStatus
+from crm.services import imports, lead_import, service_order_import
 from crm.views.forms import int_arg
 
 bp = Blueprint("console_imports", __name__, url_prefix="/console")
@@ -202,25 +201,3 @@ def cancel(batch_id: int):
     else:
         flash("已取消本次导入，文件未保留")
     return redirect(url_for("console_imports.detail", batch_id=batch_id))
-
-
-# --- the service orders an import feeds --------------------------------------------------------
-
-
-@bp.get("/service-orders")
-@login_required
-def service_order_list():
-    """The service orders of the stores the staff member sees, newest first, per store."""
-    store_id = int_arg("store")
-    query = service_orders.for_store(current_user, store_id)
-    page = db.paginate(query, page=int_arg("page", 1), per_page=PER_PAGE, error_out=False)
-    in_scope = access.scope(select(Store).order_by(Store.code), current_user)
-    stores = db.session.scalars(in_scope).all()
-    return render_template(
-        "console/service_orders.html",
-        page=page,
-        stores=stores,
-        store_names={store.id: store.name for store in stores},
-        store_id=store_id,
-        may_import=access.allowed(current_user, service_order_import.IMPORTER.kind.permission),
-    )
