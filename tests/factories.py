@@ -12,16 +12,19 @@ from werkzeug.security import generate_password_hash
 from crm import clock, vin
 from crm.extensions import db
 from crm.models import (
+    CareTask,
     CarModel,
     Channel,
     Communication,
     Complaint,
     Customer,
+    Deal,
     Group,
     Lead,
     LeadClass,
     LeadSource,
     LeadStatus,
+    MemberCard,
     MileageReading,
     MileageSource,
     Role,
@@ -234,3 +237,41 @@ class ComplaintFactory(Base):
     state = "new"
     filed_at = factory.LazyFunction(clock.now)
     contact_due_at = factory.LazyAttribute(lambda o: o.filed_at + timedelta(minutes=10))
+
+
+class DealFactory(Base):
+    """A deal with its deposit taken today, made by the lead's owner at the lead's store."""
+
+    class Meta:
+        model = Deal
+
+    lead = factory.SubFactory(LeadFactory)
+    store_id = factory.SelfAttribute("lead.store_id")
+    salesperson_id = factory.LazyAttribute(lambda o: o.lead.owner_id)
+    model = "凯美瑞"
+    status = "deposit"
+    deposit_fen = 500000
+    deposit_on = factory.LazyFunction(clock.today)
+
+
+class CareTaskFactory(Base):
+    """A staff phone task (3DC, 7DC, callbacks) for a customer, due now and still open."""
+
+    class Meta:
+        model = CareTask
+
+    customer = factory.SubFactory(CustomerFactory)
+    store_id = factory.SelfAttribute("customer.store_id")
+    kind = "delivery_7dc"
+    dedupe_key = factory.Sequence(lambda n: f"test-task:{n}")
+    due_at = factory.LazyFunction(clock.now)
+
+
+class MemberCardFactory(Base):
+    class Meta:
+        model = MemberCard
+
+    customer = factory.SubFactory(CustomerFactory)
+    card_no = factory.Sequence(lambda n: f"M{n:08d}")
+    issued_at = factory.LazyFunction(clock.now)
+    tier_since = factory.LazyFunction(clock.now)
