@@ -42,10 +42,11 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from crm import cli, views
+    from crm import cli, views, web_security
 
     views.register(app)
     cli.register(app)
+    web_security.register(app)
     return app
 
 

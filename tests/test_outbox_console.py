@@ -276,7 +276,7 @@ def test_outbox_page_shows_the_failed_rows_reason_and_a_resend_button(
         assert text in row
     assert row.count("40037") == 1  # the reason already starts with the code
     assert org.customer_a2.phone not in page  # phones are masked
-    assert "csrf_token" in row and "confirm(" in row
+    assert "csrf_token" in row and 'data-confirm="确定重新发送这条消息' in row
     assert "重新发送" not in _row(page, carrier.id)
     assert "公众号模板消息" in _row(page, carrier.id)
     bundled_row = _row(page, bundled.id)

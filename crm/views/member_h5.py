@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
 
+from crm import web_security
 from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import Customer
@@ -20,7 +21,9 @@ SESSION_KEY = "customer_id"
 
 def _current_customer() -> Customer | None:
     customer_id = session.get(SESSION_KEY)
-    return db.session.get(Customer, customer_id) if customer_id else None
+    customer = db.session.get(Customer, customer_id) if customer_id else None
+    # An erased customer (PIPL, crm.services.erasure) is logged out for good.
+    return customer if customer is not None and customer.erased_at is None else None
 
 
 def require_customer():
@@ -65,6 +68,8 @@ def _enter(person):
         return render_template(
             "h5/message.html", heading="会员中心", text="该微信绑定的是员工身份，请进入员工工作台"
         ), 403
+    # The OAuth code stays marked as used, so a refresh of the return URL cannot replay it.
+    web_security.begin_login_session(wechat_oauth.USED_CODE_KEY)
     session[SESSION_KEY] = person.id
     return redirect(url_for("member_h5.home"))
 
@@ -90,5 +95,5 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    session.pop(SESSION_KEY, None)
+    web_security.end_session()
     return redirect(url_for("member_h5.login"))

@@ -20,7 +20,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from crm import access, clock
+from crm import access, clock, web_security
 from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import (
@@ -228,12 +228,15 @@ def _enter(person):
         return render_template(
             "h5/message.html", heading="员工工作台", text="该微信绑定的是会员身份，请进入会员中心"
         ), 403
+    # The OAuth code stays marked as used, so a refresh of the return URL cannot replay it.
+    web_security.begin_login_session(wechat_oauth.USED_CODE_KEY)
     login_user(person)
     return redirect(url_for("staff_h5.home"))
 
 
 @bp.post("/logout")
 def logout():
+    web_security.end_session()
     logout_user()
     return redirect(url_for("staff_h5.login"))
 
