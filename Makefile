@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install demo test lint format
+.PHONY: install demo test test-slow lint format
 
 install: $(VENV)/.installed
 
@@ -26,7 +26,12 @@ format: install
 
 # pytest's exit code 5 (no tests collected) is non-zero, so make fails on it too.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+# The load benchmark, the funnel on a generated group and the fault tests against real servers
+# (PostgreSQL and Redis from DATABASE_URL / REDIS_URL, as for `make test`): about 15 minutes.
+test-slow: install
+	$(BIN)/python -m pytest -m slow
 
 demo: install
 	$(FLASK) db upgrade

@@ -41,7 +41,7 @@ from tests.test_browser import (
     _server_env,
 )
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 MESSAGES = 40
 ANSWER_WITHIN = 8  # seconds: a request during the outage is answered, never left hanging

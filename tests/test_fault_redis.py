@@ -24,7 +24,7 @@ from tests.test_browser import _free_port
 from tests.test_leader import Jobs, wait_for
 from wechat.client import SharedTokenClient
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 # A request must not hang on a dead Redis: refused connections fail at once.
 PAGE_LIMIT_SECONDS = 3

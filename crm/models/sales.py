@@ -140,7 +140,11 @@ TEST_DRIVE_STATUS_LABELS = {
 
 class Lead(db.Model):
     __tablename__ = "leads"
-    __table_args__ = (Index("ix_leads_owner_status_due", "owner_id", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_leads_owner_status_due", "owner_id", "status", "due_at"),
+        # The reports' month cohorts: leads created in a Beijing month (issue 10).
+        Index("ix_leads_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
@@ -195,6 +199,9 @@ class Lead(db.Model):
 
 class Communication(db.Model):
     __tablename__ = "communications"
+    # The funnel asks of each lead whether it had any communication, and any showroom visit or
+    # test drive: answered from this index alone (issue 10 "Performance").
+    __table_args__ = (Index("ix_communications_lead_channel", "lead_id", "channel"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)

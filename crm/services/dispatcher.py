@@ -12,14 +12,20 @@ rules"): an Official Account template, a one-time subscription the customer gran
 spent per send; 43101 refused is recorded), or a staff task "send personally" for greetings.
 
 WeChat's answers: -1 (busy) and 45009 (rate limit) retry with backoff, up to
-``MAX_ATTEMPTS``; 40001/42001 (token) are refreshed once by the client; 43004 (not following)
-and a customer without a followed Official Account become ``no_channel`` and a phone task for
-the store's care specialist; a kind with no channel is ``no_channel`` "not configured"; any
-other error is ``failed`` with the reason, re-sendable from the console.
+``MAX_ATTEMPTS`` (issue 12 "Faults survived": after an outage everything is delivered, in
+order of priority). Rows are claimed highest priority first; a busy answer ends the run and
+the batch's untried rows go back as they were (no attempt spent); while a row waits out its
+backoff nothing of its priority or lower is claimed: the queue behind it backs off with it,
+and nothing overtakes it when WeChat recovers.
+40001/42001 (token) are refreshed once by the client; 43004 (not following) and a customer
+without a followed Official Account become ``no_channel`` and a phone task for the store's
+care specialist; a kind with no channel is ``no_channel`` "not configured"; any other error
+is ``failed`` with the reason, re-sendable from the console.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +33,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
 
@@ -73,13 +79,28 @@ def release_stale_claims(session: Session, now: datetime) -> int:
 
 
 def claim(session: Session, now: datetime, limit: int = BATCH) -> list[int]:
-    """Take up to ``limit`` due rows for this dispatcher; committed before anything is sent."""
+    """Take up to ``limit`` due rows for this dispatcher, highest priority first, then in the
+    order queued (a retried row keeps its place); committed before anything is sent, returned
+    in that order.
+
+    While a row waits out a busy/quota backoff, no row of its priority or lower is taken: the
+    queue behind it backs off with it (WeChat is asked once per backoff, not once per row),
+    and none overtakes it when WeChat answers again (issue 12 "Faults survived")."""
+    waiting = session.scalar(
+        select(func.max(OutboxMessage.priority)).where(
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.not_before > now,
+            OutboxMessage.errcode.in_(RETRYABLE),
+        )
+    )
     query = (
         select(OutboxMessage.id)
         .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.not_before <= now)
-        .order_by(OutboxMessage.not_before, OutboxMessage.id)
+        .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
         .limit(limit)
     )
+    if waiting is not None:
+        query = query.where(OutboxMessage.priority > waiting)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids = list(session.scalars(query))
@@ -98,7 +119,21 @@ def claim(session: Session, now: datetime, limit: int = BATCH) -> list[int]:
         .execution_options(synchronize_session=False)
     ).all()
     session.commit()
-    return sorted(claimed)
+    rank = {message_id: position for position, message_id in enumerate(ids)}
+    return sorted(claimed, key=rank.__getitem__)
+
+
+def release_untried(session: Session, message_ids: list[int]) -> None:
+    """Claimed rows left unsent because WeChat answered busy: pending again as they were, the
+    claim's attempt given back (attempts count what WeChat was actually asked)."""
+    if message_ids:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.state == OutboxState.SENDING)
+            .values(state=OutboxState.PENDING.value, attempts=OutboxMessage.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
 
 
 def _openid(session: Session, customer_id: int | None) -> str | None:
@@ -224,12 +259,17 @@ def plain_template_sends(
     return sends
 
 
-def _post(client, send: TemplateSend):
+def _post(client, send: TemplateSend, busy: threading.Event):
+    """(send, WeChat's answer, its refusal); neither once WeChat said busy to another send."""
+    if busy.is_set():
+        return send, None, None
     try:
         answer = client.message.send_template(
             send.openid, send.template_id, send.data, url=send.url
         )
     except WeChatClientException as exc:
+        if exc.errcode in RETRYABLE:
+            busy.set()
         return send, None, exc
     return send, answer, None
 
@@ -456,13 +496,14 @@ def dispatch(
     budget: timedelta = RUN_BUDGET,
 ) -> Counter:
     """Release stale claims, then claim and send what is due, batch after batch, until
-    nothing is due or ``budget`` is spent (the next run picks up the rest); the outcomes
-    counted by state.
+    nothing is due, ``budget`` is spent or WeChat answers busy (the next run picks up the
+    rest); the outcomes counted by state.
 
-    Plain template messages are prepared for the whole batch, then posted by ``concurrency``
-    senders at once on PostgreSQL (a send waits on WeChat, not on us); the accepted ones are
-    recorded together at the end of the batch (a crash before re-sends at most that batch).
-    Other channels go one by one through ``send_one``.
+    A batch goes out in priority order. Plain template messages are prepared for the whole
+    batch, then posted by ``concurrency`` senders at once on PostgreSQL (a send waits on
+    WeChat, not on us); the accepted ones are recorded together (a crash before re-sends at
+    most that batch). Other channels go one by one through ``send_one``. After a -1/45009 no
+    further row is posted: the untried ones are released (``release_untried``).
     """
     release_stale_claims(session, now)
     outcomes: Counter = Counter()
@@ -471,28 +512,56 @@ def dispatch(
     # share it between threads: senders run in parallel on a PostgreSQL engine only.
     parallel = isinstance(bind, Engine) and bind.dialect.name == "postgresql"
     workers = concurrency if parallel and concurrency > 1 else 1
+    busy = threading.Event()  # WeChat answered -1/45009: this run sends nothing more
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=workers) if workers > 1 else nullcontext() as pool:
-        while time.monotonic() - started < budget.total_seconds():
+        while time.monotonic() - started < budget.total_seconds() and not busy.is_set():
             claimed = claim(session, now, max(limit, workers * 16))
             if not claimed:
                 break
             sends = plain_template_sends(session, claimed, public_base_url)
-            for message_id in claimed:
-                if message_id not in sends:
-                    outcomes[send_one(session, client, message_id, public_base_url, now).value] += 1
-            posted = (
-                pool.map(lambda send: _post(client, send), sends.values())
-                if pool is not None
-                else (_post(client, send) for send in sends.values())
-            )
-            delivered = []
-            for send, answer, exc in posted:
-                if exc is None:
-                    delivered.append((send, answer))
-                else:
-                    outcomes[_record_refused_post(session, send, exc, now).value] += 1
-            _record_delivered(session, delivered, now)
-            if delivered:
-                outcomes[OutboxState.SENT.value] += len(delivered)
+            untried: list[int] = []
+            run: list[TemplateSend] = []
+            # In claimed (priority) order: a row through another channel waits for the
+            # template sends ranked above it.
+            for message_id in [*claimed, None]:
+                if message_id in sends:
+                    run.append(sends[message_id])
+                    continue
+                untried += _post_run(session, client, pool, run, busy, now, outcomes)
+                run = []
+                if message_id is None:
+                    break
+                if busy.is_set():
+                    untried.append(message_id)
+                    continue
+                state = send_one(session, client, message_id, public_base_url, now)
+                outcomes[state.value] += 1
+                if state == OutboxState.PENDING:
+                    busy.set()
+            release_untried(session, untried)
     return outcomes
+
+
+def _post_run(session, client, pool, run: list[TemplateSend], busy, now, outcomes) -> list[int]:
+    """Post consecutive template sends (at once on a pool), record the outcomes; the ids left
+    untried because WeChat said busy."""
+    if not run:
+        return []
+    posted = (
+        pool.map(lambda send: _post(client, send, busy), run)
+        if pool is not None
+        else (_post(client, send, busy) for send in run)
+    )
+    delivered, untried = [], []
+    for send, answer, exc in posted:
+        if exc is not None:
+            outcomes[_record_refused_post(session, send, exc, now).value] += 1
+        elif answer is None:
+            untried.append(send.message_id)
+        else:
+            delivered.append((send, answer))
+    _record_delivered(session, delivered, now)
+    if delivered:
+        outcomes[OutboxState.SENT.value] += len(delivered)
+    return untried

@@ -19,8 +19,18 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    # The reports' month cohorts (issue 10): the funnel and the KPIs pick the leads created in
+    # a Beijing month, a range on created_at.
+    with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.create_index('ix_leads_created_at', ['created_at'], unique=False)
+    # The funnel's per-lead questions (any communication? any visit or test drive?) answered
+    # from the index alone, without reading each lead's communications.
+    with op.batch_alter_table('communications', schema=None) as batch_op:
+        batch_op.create_index('ix_communications_lead_channel', ['lead_id', 'channel'], unique=False)
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('communications', schema=None) as batch_op:
+        batch_op.drop_index('ix_communications_lead_channel')
+    with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.drop_index('ix_leads_created_at')

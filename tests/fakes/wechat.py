@@ -17,6 +17,8 @@ import secrets
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlparse
 
@@ -119,6 +121,16 @@ class FakeWeChat:
     def fail_next(self, path: str, *errcodes: int) -> None:
         """The next calls to ``path`` answer these errcodes, one each, in order."""
         self.queued_errors[path].extend(errcodes)
+
+    @contextmanager
+    def outage(self, errcode: int) -> Iterator[None]:
+        """WeChat down for a while: inside the block every call answers ``errcode`` (-1 busy,
+        45009 quota reached), as a real outage does; afterwards it answers normally."""
+        self.force_errcode = errcode
+        try:
+            yield
+        finally:
+            self.force_errcode = None
 
     def expire_tokens(self, appid: str | None = None) -> None:
         """Every issued token of ``appid`` now answers 42001 (as after its 7200 s)."""
