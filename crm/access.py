@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from crm.errors import Forbidden, NotFound
 from crm.extensions import db
 from crm.models import (
+    AuditEvent,
     Booking,
     BookingSlot,
     CareOptOut,
@@ -59,6 +60,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "staff.edit": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
     "console.organisation": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
     "customer.view_pii": frozenset(Role),
+    # PIPL (issue 12): a full copy of one customer's data, and erasing it, are for the admins
+    # who answer for the data (000 §7.1: the data specialist sees all customer data).
+    "customer.export_pii": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
+    "customer.erase": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
+    # Whoever serves the customer records their paper or phone consent.
+    "customer.consent": frozenset(Role),
     # Sales work on leads: the people who talk to prospects.
     "lead.create": frozenset({R.SALESPERSON, R.SUPERVISOR, R.STORE_ADMIN}),
     "lead.follow_up": frozenset({R.SALESPERSON, R.SUPERVISOR}),
@@ -98,6 +105,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Survey results (NPS, CS) and their low scores: the care specialists who call back, and
     # the admins who answer for the figure.
     "survey.view": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN, R.CARE_SPECIALIST}),
+    # Funnel and KPI reports (issue 10): each sees them over their own scope — the store, the
+    # group, or a supervisor's team.
+    "report.view": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN, R.SUPERVISOR}),
+    # Excel exports of the console's lists carry names and phones: only the admins, who
+    # answer for the data of their store or group (issue 10 "Console pages").
+    "list.export_pii": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
+    # The audit log: a store admin reads their store's events, the group admin all.
+    "audit.view": frozenset({R.GROUP_ADMIN, R.STORE_ADMIN}),
 }
 
 SALES_ROLES = frozenset({R.SALESPERSON, R.SUPERVISOR})
@@ -253,7 +268,20 @@ def _complaint_predicate(actor: Staff) -> ColumnElement[bool]:
     return own
 
 
+def _audit_event_predicate(actor: Staff) -> ColumnElement[bool]:
+    # An event is the store's it happened in; events of no store (a group admin's own work)
+    # are seen by the group admin of the actor's group.
+    if actor.role == R.GROUP_ADMIN:
+        stores = select(Store.id).where(Store.group_id == actor.group_id)
+        staff = select(Staff.id).where(Staff.group_id == actor.group_id)
+        return or_(AuditEvent.store_id.in_(stores), AuditEvent.actor_staff_id.in_(staff))
+    if actor.role == R.STORE_ADMIN:
+        return AuditEvent.store_id == actor.store_id
+    return false()
+
+
 PREDICATES: dict[type, Callable[[Staff], ColumnElement[bool]]] = {
+    AuditEvent: _audit_event_predicate,
     ImportBatch: _import_batch_predicate,
     CarModel: _car_model_predicate,
     Store: _store_predicate,

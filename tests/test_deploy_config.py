@@ -51,9 +51,11 @@ def test_the_access_log_keeps_paths_but_never_query_strings(tmp_path: Path):
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                requests.get(f"{base}/healthz", timeout=1)
+                requests.get(f"{base}/healthz", timeout=5)
                 break
             except requests.ConnectionError:
+                # Refused until gunicorn binds; once bound, the worker may still be importing
+                # the app, so the first answer gets a generous timeout above.
                 time.sleep(0.1)
         requests.get(f"{base}/healthz", params={"phone": PHONE}, timeout=5)
         requests.get(f"{base}/console/customers", params={"q": PHONE}, timeout=5)

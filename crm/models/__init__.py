@@ -34,6 +34,7 @@ from crm.models.deal import (
     DealStep,
     DealStepKind,
 )
+from crm.models.idempotency import IdempotencyKey
 from crm.models.imports import ImportBatch, ImportStatus
 from crm.models.membership import MemberCard, MembershipTier
 from crm.models.org import ROLE_LABELS, Group, Role, Staff, Store, Team
@@ -153,6 +154,7 @@ __all__ = [
     "Consent",
     "Customer",
     "Group",
+    "IdempotencyKey",
     "Lead",
     "LeadClass",
     "LeadSource",

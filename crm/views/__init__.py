@@ -15,15 +15,19 @@ from crm.models import Staff
 
 
 def register(app: Flask) -> None:
+    from crm import api as json_api
     from crm.views import (
-        api,
         console,
         console_aftersales,
+        console_audit,
         console_care_channels,
         console_catalogue,
         console_complaints,
         console_imports,
+        console_lists,
         console_outbox,
+        console_privacy,
+        console_reports,
         console_segments,
         console_surveys,
         enquiry,
@@ -51,6 +55,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(main.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(console_imports.bp)
+    app.register_blueprint(console_lists.bp)
+    app.register_blueprint(console_audit.bp)
     app.register_blueprint(console_catalogue.bp)
     app.register_blueprint(console_aftersales.bp)
     app.register_blueprint(console_segments.bp)
@@ -58,6 +64,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(console_care_channels.bp)
     app.register_blueprint(console_complaints.bp)
     app.register_blueprint(console_surveys.bp)
+    app.register_blueprint(console_reports.bp)
+    app.register_blueprint(console_privacy.bp)
     app.register_blueprint(staff_h5.bp)
     app.register_blueprint(staff_leads.bp)
     app.register_blueprint(staff_vehicles.bp)
@@ -75,7 +83,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(member_preferences.bp)
     app.register_blueprint(staff_member_cards.bp)
     app.register_blueprint(sandbox.bp)
-    app.register_blueprint(api.bp)
+    json_api.register(app)
     app.register_blueprint(wechat_callback.bp)
     app.register_blueprint(jssdk.bp)
 
