@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Text, column, func, select, table
 
 from crm import clock, crypto, phones
-from crm.errors import Forbidden, NotFound, ValidationError
+from crm.errors import Conflict, Forbidden, NotFound, ValidationError
 from crm.extensions import db
 from crm.models import (
     AuditEvent,
@@ -39,7 +39,7 @@ from crm.models import (
     WeChatIdentity,
 )
 from crm.models.types import EncryptedText
-from crm.services import care_opt_outs, erasure, outbox, privacy_requests
+from crm.services import care_opt_outs, erasure, outbox, outbox_console, privacy_requests
 from crm.services.care import tasks
 from crm.services.identity import find_customer_by_phone, id_number_index, phone_index
 from tests import factories as f
@@ -330,6 +330,31 @@ def test_contact_stops_identities_unbound_messages_cancelled_tasks_closed(org, s
     )
     assert opted_out == {kind.name for kind in care_opt_outs.member_kinds()}
     assert done.counts["messages_cancelled"] == 1 and done.counts["tasks_closed"] == 2
+
+
+def test_a_message_cancelled_by_erasure_cannot_be_resent(org, session, frozen_now):
+    built = a_customer_with_everything(org, session)
+    _erase(org, session, built.customer)
+    with pytest.raises(Conflict, match="已注销"):
+        outbox_console.resend(session, org.store_admin_a, built.pending_id, clock.now())
+    assert session.get(OutboxMessage, built.pending_id).state == OutboxState.FAILED
+
+
+def test_no_call_task_is_queued_for_an_erased_customer(org, session, frozen_now):
+    built = a_customer_with_everything(org, session)
+    _erase(org, session, built.customer)
+    queued = tasks.queue(
+        session,
+        kind=tasks.CareTaskKind.DELIVERY_VISIT_7D,
+        customer=built.customer,
+        staff_id=org.sales_a1.id,
+        occasion="after-erasure",
+        due=clock.now(),
+        text="交车7日回访",
+        now=clock.now(),
+    )
+    assert queued is None
+    assert _count(session, CareTask, CareTask.dedupe_key.like("%after-erasure")) == 0
 
 
 def test_consents_are_kept_as_evidence_and_the_erasure_is_audited(org, session, frozen_now):

@@ -30,7 +30,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from crm import access, clock
 from crm.errors import Conflict, ValidationError
-from crm.models import OUTBOX_STATE_LABELS, CareOptOut, OutboxMessage, OutboxState, Staff, Store
+from crm.models import (
+    OUTBOX_STATE_LABELS,
+    CareOptOut,
+    Customer,
+    OutboxMessage,
+    OutboxState,
+    Staff,
+    Store,
+)
 from crm.services.care import planner
 
 PER_PAGE = 50
@@ -163,6 +171,10 @@ def resend(session: Session, actor: Staff, message_id: int, now: datetime) -> Ou
     dispatcher that took the row meanwhile, never send it twice. Another state is a
     ``Conflict`` naming it."""
     message = access.get_or_404(OutboxMessage, message_id, actor, "outbox.resend")
+    customer = session.get(Customer, message.customer_id) if message.customer_id else None
+    if customer is not None and customer.erased_at is not None:
+        # Erasure (issue 12 "PIPL") cancelled it on purpose; the text is gone too.
+        raise Conflict("该客户已注销，消息不能重新发送", "message")
     result = session.execute(
         update(OutboxMessage)
         .where(

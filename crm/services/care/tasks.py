@@ -39,7 +39,11 @@ def queue(
     vehicle_id: int | None = None,
     outbox_message_id: int | None = None,
 ) -> int | None:
-    """Queue one task unless ``(kind, customer, occasion)`` is queued already; the new id."""
+    """Queue one task unless ``(kind, customer, occasion)`` is queued already; the new id.
+
+    Nobody is asked to call a customer whose data was erased (issue 12 "PIPL"): None."""
+    if customer.erased_at is not None:
+        return None
     return insert_once(
         session,
         CareTask,
