@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from crm.errors import NotFound
+from crm.models import AuditEvent
 from crm.services.org import set_staff_left
 from crm.services.reports import kpis
 from crm.services.reports.scope import EVERYTHING, Filters
@@ -213,6 +215,27 @@ def test_the_drill_down_lists_exactly_the_rows_behind_the_number(org, session):
         filters=Filters(),
     )
     assert total == 4 and sum(row.hit for row in rows) == 2
+
+
+def test_opening_a_drill_down_is_in_the_audit_log(org, session):
+    build(org)
+    kpis.drill_down(
+        session,
+        org.store_admin_a,
+        "first_follow_up",
+        month_start=OCTOBER,
+        now=NOW,
+        filters=Filters(),
+    )
+    drilled = select(AuditEvent).where(AuditEvent.action == "report.drill_down")
+    event = session.scalars(drilled).one()
+    assert (event.actor_staff_id, event.store_id) == (org.store_admin_a.id, org.store_a.id)
+    assert event.detail == {
+        "kpi": "first_follow_up",
+        "month": OCTOBER.isoformat(),
+        "page": 1,
+        "rows": 4,
+    }
 
 
 def test_store_store_figures_are_not_for_supervisors_nor_other_stores(org, session):

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from crm import access
 from crm.errors import NotFound
 from crm.models import Role, ServiceKind, Staff
-from crm.services import complaints, nps
+from crm.services import audit, complaints, nps
 from crm.services.reports import kpi_measures as m
 from crm.services.reports import periods
 from crm.services.reports.scope import VIEW, Filters
@@ -334,4 +334,16 @@ def drill_down(
             rows.append(DrillRow(row[0], decided(spec, row.since, row.done_at, now)))
         else:
             rows.append(DrillRow(row[0], bool(row.hit)))
+    # The rows name customers: opening them is a view of customer data (issue 10 "audit log").
+    audit.record(
+        session,
+        actor,
+        "report.drill_down",
+        subject_type="kpi",
+        subject_id=None,
+        store_id=filters.store_id or actor.store_id,
+        detail={"kpi": key, "month": month_start.isoformat(), "page": page, "rows": len(rows)},
+        now=now,
+    )
+    session.commit()
     return spec, rows, int(total)
