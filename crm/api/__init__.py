@@ -70,6 +70,13 @@ MODULES = (
     "customer_complaints",
     "customer_surveys",
     "customer_privacy",
+    "staff_workbench",
+    "staff_pool",
+    "staff_leads",
+    "staff_test_drives",
+    "staff_deals",
+    "staff_service_orders",
+    "staff_tasks",
 )
 
 
