@@ -187,6 +187,28 @@ def test_reader_refuses_what_is_not_an_xlsx(content):
     assert refused.value.message == "文件不是有效的 Excel（.xlsx）文件"
 
 
+def test_reader_refuses_a_zip_bomb_before_unpacking_it():
+    # A small upload whose worksheet inflates past the limit: refused on the declared size.
+    good = spreadsheets.template_workbook(["姓名", "手机"], [["张三", "13812345678"]])
+    bomb = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(good)) as source,
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for info in source.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                target.writestr(info, source.read(info))
+                continue
+            with target.open(info.filename, "w") as sheet:
+                chunk = b" " * (1 << 20)
+                for _ in range(spreadsheets.MAX_UNPACKED_BYTES // len(chunk) + 1):
+                    sheet.write(chunk)
+    assert len(bomb.getvalue()) < 2 * 1024 * 1024
+    with pytest.raises(ValidationError) as refused:
+        list(spreadsheets.read_rows(bomb.getvalue()))
+    assert (refused.value.field, refused.value.message) == ("file", spreadsheets.TOO_BIG_UNPACKED)
+
+
 def test_template_workbook_opens_in_openpyxl_with_bold_headers():
     content = spreadsheets.template_workbook(["姓名", "手机"], [["张三", "13812345678"]])
     sheet = openpyxl.load_workbook(io.BytesIO(content)).active
