@@ -2,7 +2,8 @@
 
 Session fixation: whatever the session held before a log-in (a planted value, the anonymous
 CSRF token, another identity) is gone after it, for the console, the staff H5 and the member
-log-ins, through the sandbox and through WeChat OAuth. Log-out forgets the whole session. The
+log-ins, through the sandbox and through WeChat OAuth. Log-out forgets the whole session and
+moves the person to a new session epoch, so a cookie copied before it stops working. The
 cookie is HttpOnly and SameSite=Lax everywhere, and Secure in production. A POST without the
 CSRF token is refused with 400 and changes nothing, on the console, the staff H5 and the member
 pages. (The console log-in form's own CSRF tests are in test_console.py.)
@@ -61,7 +62,7 @@ def test_console_log_in_starts_a_new_session(client, org):
     after = _session_of(client)
     assert client.get_cookie(COOKIE).value != before
     assert PLANTED not in after
-    assert after["_user_id"] == str(org.store_admin_a.id)
+    assert after["_user_id"] == org.store_admin_a.get_id()
     client.get("/console/")  # the logged-in page renders a token of its own: a new one
     assert _csrf_token(_session_of(client)) not in (None, anonymous_token)
 
@@ -82,7 +83,7 @@ def test_staff_h5_log_in_starts_a_new_session(client, org):
     assert client.post("/h5/login", data={"phone": org.sales_a1.phone}).status_code == 302
     after = _session_of(client)
     assert client.get_cookie(COOKIE).value != before
-    assert PLANTED not in after and after["_user_id"] == str(org.sales_a1.id)
+    assert PLANTED not in after and after["_user_id"] == org.sales_a1.get_id()
 
 
 def test_member_log_in_starts_a_new_session(client, org):
@@ -178,6 +179,35 @@ def test_log_out_forgets_the_whole_session(client, org, log_in, logout, home):
     assert set(left) <= {"_flashes"}, left  # the console's "已退出登录" notice only
     response = client.get(home)
     assert response.status_code == 302 and "/login" in response.location
+
+
+@pytest.mark.parametrize(
+    ("log_in", "logout", "home"),
+    [
+        ("console", "/console/logout", "/console/"),
+        ("h5", "/h5/logout", "/h5/"),
+        ("m", "/m/logout", "/m/"),
+    ],
+)
+def test_a_cookie_copied_before_log_out_stops_working_after_it(
+    app, client, org, log_in, logout, home
+):
+    if log_in == "console":
+        login(client, org.store_admin_a)
+    elif log_in == "h5":
+        client.post("/h5/login", data={"phone": org.sales_a1.phone})
+    else:
+        client.post("/m/login", data={"phone": org.customer_a1.phone})
+    assert client.get(home).status_code == 200
+    copied = client.get_cookie(COOKIE).value
+    thief = app.test_client()
+    thief.set_cookie(COOKIE, copied)
+    assert thief.get(home).status_code == 200
+
+    assert client.post(logout).status_code == 302
+
+    refused = thief.get(home)
+    assert refused.status_code == 302 and "login" in refused.location
 
 
 # --- cookie flags ----------------------------------------------------------------------------

@@ -19,6 +19,8 @@ class Customer(db.Model):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
     sales_owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    # Bumped at log-out from the member pages: older session cookies stop working.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     advisor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
     # Personal data: encrypted, looked up through keyed blind indexes only.
     name: Mapped[str] = mapped_column(EncryptedText)

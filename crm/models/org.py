@@ -98,12 +98,18 @@ class Staff(UserMixin, db.Model):
     phone_index: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[Role] = mapped_column(String(20))
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Bumped at log-out: every session cookie issued before it stops working (ASVS 3.3.1).
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     store: Mapped[Store | None] = relationship()
     team: Mapped[Team | None] = relationship()
+
+    def get_id(self) -> str:
+        """Flask-Login's session id: the staff id and the log-out epoch it was issued in."""
+        return f"{self.id}:{self.session_epoch}"
 
     @property
     def role_label(self) -> str:

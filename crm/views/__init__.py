@@ -100,10 +100,16 @@ def register(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
-    def load_staff(staff_id: str):
+    def load_staff(session_id: str):
+        staff_id, _, epoch = session_id.partition(":")
+        if not (staff_id.isdigit() and epoch.isdigit()):
+            return None
         staff = db.session.get(Staff, int(staff_id))
-        # A left staff member is logged out on their very next request.
-        return staff if staff is not None and staff.active else None
+        # A left staff member is logged out on their very next request; a cookie from before
+        # a log-out (an older epoch) is refused.
+        if staff is None or not staff.active or staff.session_epoch != int(epoch):
+            return None
+        return staff
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):

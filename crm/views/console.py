@@ -72,6 +72,8 @@ def _safe_next() -> str | None:
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        auth.end_all_sessions(db.session, current_user)
     web_security.end_session()
     logout_user()
     flash("已退出登录")

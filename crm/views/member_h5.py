@@ -10,20 +10,24 @@ from crm import web_security
 from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import Customer
-from crm.services import member_home, membership
+from crm.services import auth, member_home, membership
 from crm.services.identity import find_customer_by_phone
 from crm.views import wechat_oauth
 from crm.views.invitations import qr_svg
 
 bp = Blueprint("member_h5", __name__, url_prefix="/m")
 SESSION_KEY = "customer_id"
+EPOCH_KEY = "customer_epoch"
 
 
 def _current_customer() -> Customer | None:
     customer_id = session.get(SESSION_KEY)
     customer = db.session.get(Customer, customer_id) if customer_id else None
-    # An erased customer (PIPL, crm.services.erasure) is logged out for good.
-    return customer if customer is not None and customer.erased_at is None else None
+    # An erased customer (PIPL, crm.services.erasure) is logged out for good; a cookie from
+    # before a log-out (an older epoch) is refused.
+    if customer is None or customer.erased_at is not None:
+        return None
+    return customer if session.get(EPOCH_KEY) == customer.session_epoch else None
 
 
 def require_customer():
@@ -71,6 +75,7 @@ def _enter(person):
     # The OAuth code stays marked as used, so a refresh of the return URL cannot replay it.
     web_security.begin_login_session(wechat_oauth.USED_CODE_KEY)
     session[SESSION_KEY] = person.id
+    session[EPOCH_KEY] = person.session_epoch
     return redirect(url_for("member_h5.home"))
 
 
@@ -95,5 +100,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    customer = _current_customer()
+    if customer is not None:
+        auth.end_all_sessions(db.session, customer)
     web_security.end_session()
     return redirect(url_for("member_h5.login"))

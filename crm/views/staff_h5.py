@@ -33,7 +33,7 @@ from crm.models import (
     Staff,
     Store,
 )
-from crm.services import catalogue, enquiry_links, leads, pool, workbench
+from crm.services import auth, catalogue, enquiry_links, leads, pool, workbench
 from crm.services.care import tasks as care_tasks
 from crm.services.identity import find_staff_by_phone
 from crm.views import invitations, member_h5, wechat_oauth
@@ -236,6 +236,8 @@ def _enter(person):
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        auth.end_all_sessions(db.session, current_user)
     web_security.end_session()
     logout_user()
     return redirect(url_for("staff_h5.login"))
