@@ -9,7 +9,7 @@ from marshmallow import fields, pre_dump
 from crm.api.auth import current_customer, customer_required
 from crm.api.blueprint import ID, ApiBlueprint
 from crm.api.pagination import cursor_page
-from crm.api.schemas import ApiSchema, PageArgs, page_of
+from crm.api.schemas import ApiSchema, PageArgs, ServiceOrderOut, page_of
 from crm.extensions import db
 from crm.services import member_vehicles, membership
 
@@ -61,21 +61,6 @@ class VehicleOut(ApiSchema):
             "due_dates": [{"label": label, "on": on} for label, on in card.due_dates()],
             "last_service_on": card.last_order.opened_on if card.last_order else None,
         }
-
-
-class ServiceOrderOut(ApiSchema):
-    id = fields.Integer(required=True)
-    work_order_no = fields.String(required=True)
-    kind = fields.String(required=True)
-    kind_label = fields.String(required=True)
-    opened_on = fields.Date(required=True)
-    mileage_km = fields.Integer(required=True)
-    work_items = fields.String(required=True)
-    parts = fields.String(required=True)
-    labour_fen = fields.Integer(required=True)
-    parts_fen = fields.Integer(required=True)
-    paid_on = fields.Date(required=True, allow_none=True)
-    store_id = fields.Integer(required=True)
 
 
 class VehicleDetailOut(ApiSchema):

@@ -122,3 +122,20 @@ def page_of(item: type[Schema], name: str) -> type[Schema]:
         },
         name=name,
     )
+
+
+class ServiceOrderOut(ApiSchema):
+    """A service order as its customer sees it (the staff view adds to it)."""
+
+    id = fields.Integer(required=True)
+    work_order_no = fields.String(required=True)
+    kind = fields.String(required=True)
+    kind_label = fields.String(required=True)
+    opened_on = fields.Date(required=True)
+    mileage_km = fields.Integer(required=True)
+    work_items = fields.String(required=True)
+    parts = fields.String(required=True)
+    labour_fen = fields.Integer(required=True)
+    parts_fen = fields.Integer(required=True)
+    paid_on = fields.Date(required=True, allow_none=True)
+    store_id = fields.Integer(required=True)

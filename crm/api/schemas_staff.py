@@ -11,7 +11,7 @@ from marshmallow import fields, pre_dump
 
 from crm import phones
 from crm.api.auth import current_staff
-from crm.api.schemas import ApiSchema
+from crm.api.schemas import ApiSchema, ServiceOrderOut
 from crm.models import (
     LEAD_CLASS_LABELS,
     LEAD_SOURCE_LABELS,
@@ -145,22 +145,10 @@ class DealOut(ApiSchema):
     steps = fields.List(fields.Nested(DealStepOut), required=True)
 
 
-class StaffServiceOrderOut(ApiSchema):
-    id = fields.Integer(required=True)
+class StaffServiceOrderOut(ServiceOrderOut):
     vehicle_id = fields.Integer(required=True)
-    store_id = fields.Integer(required=True)
     advisor_id = fields.Integer(required=True, allow_none=True)
-    work_order_no = fields.String(required=True)
-    kind = fields.String(required=True)
-    kind_label = fields.String(required=True)
-    opened_on = fields.Date(required=True)
-    mileage_km = fields.Integer(required=True)
-    work_items = fields.String(required=True)
-    parts = fields.String(required=True)
-    labour_fen = fields.Integer(required=True)
-    parts_fen = fields.Integer(required=True)
     total_fen = fields.Integer(required=True)
-    paid_on = fields.Date(required=True, allow_none=True)
 
 
 class CareTaskOut(ApiSchema):
