@@ -5,7 +5,6 @@ staff token is 403 and no token is 401 on every one of them."""
 from __future__ import annotations
 
 import base64
-import re
 from datetime import date
 
 import pytest
@@ -15,26 +14,15 @@ from crm import clock
 from crm.models import Booking, CareTask, CareTaskKind, Complaint
 from crm.services import bookings, care_opt_outs, membership
 from tests import factories as f
-from tests.test_api_platform import PNG, bearer
+from tests.test_api_platform import PNG, bearer, operations_of
 
 TOMORROW_9 = "2026-06-16T09:00:00+08:00"
 TOMORROW_11 = "2026-06-16T11:00:00+08:00"
 NINE = bookings.local_hour(date(2026, 6, 16), 9)
 
 
-def _customer_operations(client) -> list[tuple[str, str]]:
-    """Every operation the document marks as the customers', with ids filled in."""
-    spec = client.get("/api/v1/openapi.json").get_json()
-    return [
-        (method, re.sub(r"\{[a-z_]+\}", "1", path))
-        for path, item in spec["paths"].items()
-        for method, operation in item.items()
-        if method != "parameters" and operation.get("x-principal") == "customer"
-    ]
-
-
 def test_every_customer_endpoint_refuses_no_token_and_a_staff_token(app, client, org):
-    operations = _customer_operations(client)
+    operations = operations_of(client, "customer")
     assert len(operations) >= 18
     for method, path in operations:
         url = path

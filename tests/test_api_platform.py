@@ -27,6 +27,18 @@ def bearer(app, person) -> dict:
     return {"Authorization": f"Bearer {api_tokens.issue(app.config['SECRET_KEY'], person)}"}
 
 
+def operations_of(client, principal: str) -> list[tuple[str, str]]:
+    """Every operation the document marks as ``principal``'s ("customer" or "staff"), with
+    ids filled in."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    return [
+        (method, re.sub(r"\{[a-z_]+\}", "1", path))
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method != "parameters" and operation.get("x-principal") == principal
+    ]
+
+
 def _operations(spec: dict) -> set[tuple[str, str]]:
     return {(path, method.upper()) for path, item in spec["paths"].items() for method in item}
 

@@ -6,7 +6,6 @@ with the error body, a role without the action is 403, a customer token is 403 a
 
 from __future__ import annotations
 
-import re
 import threading
 
 import pytest
@@ -16,26 +15,15 @@ from crm import id_cards
 from crm.extensions import db
 from crm.models import Communication, Customer, Deal, Lead, LeadMove, TestDrive
 from tests import factories as f
-from tests.test_api_platform import bearer
+from tests.test_api_platform import bearer, operations_of
 from tests.test_claim_race import _seed
 
 ID_NUMBER = id_cards.with_check_character("33010619880520123")
 NEXT_WEEK = "2026-06-22T10:00:00+08:00"
 
 
-def _staff_operations(client) -> list[tuple[str, str]]:
-    """Every operation the document marks as the staff's, with ids filled in."""
-    spec = client.get("/api/v1/openapi.json").get_json()
-    return [
-        (method, re.sub(r"\{[a-z_]+\}", "1", path))
-        for path, item in spec["paths"].items()
-        for method, operation in item.items()
-        if method != "parameters" and operation.get("x-principal") == "staff"
-    ]
-
-
 def test_every_staff_endpoint_refuses_no_token_and_a_customer_token(app, client, org):
-    operations = _staff_operations(client)
+    operations = operations_of(client, "staff")
     assert len(operations) >= 22
     for method, url in operations:
         anonymous = client.open(url, method=method.upper(), json={})
