@@ -54,6 +54,7 @@ ID_MAP: dict[str, dict[str, str]] = {
     "console_privacy.export": {"customer_id": "customer"},
     "console_privacy.show": {"customer_id": "customer"},
     "console_imports.detail": {"batch_id": "import_batch"},
+    "console_imports.errors_export": {"batch_id": "import_batch"},
     "console_imports.cancel": {"batch_id": "import_batch"},
     "console_imports.commit": {"batch_id": "import_batch"},
     "console_outbox.resend": {"message_id": "outbox_message"},

@@ -38,6 +38,7 @@ __all__ = [
     "batch_of",
     "command_line_actor",
     "importer_named",
+    "importer_names",
     "row_errors_text",
 ]
 
@@ -72,6 +73,11 @@ _IMPORTERS: dict[str, Importer] = {}
 def importer_named(name: str) -> Importer:
     """The importer of a kind by its name (``ImportBatch.kind``)."""
     return _IMPORTERS[name]
+
+
+def importer_names() -> list[str]:
+    """The kinds of import there are (``ImportBatch.kind``)."""
+    return sorted(_IMPORTERS)
 
 
 def batch_of(session: Session, actor: Staff, batch_id: int) -> tuple[ImportBatch, Importer]:

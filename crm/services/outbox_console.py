@@ -9,6 +9,7 @@ Rules:
 * the list filters by kind, state, store and the Beijing day the row is due to go out; the
   counts per state are those of the other filters, so each state's chip says how many rows
   choosing it would list;
+* the store and group admins export the filtered list to Excel (``console_lists.outbox``);
 * only a row WeChat refused (``failed``) or that had nothing to go through (``no_channel``) is
   re-sent: it goes back to ``pending`` due now, with its attempts and error cleared; any other
   row is refused with the reason ("outbox.resend");

@@ -350,7 +350,8 @@ def subject(survey: Survey) -> str:
     return f"{period_label(survey.period)} · {survey.store.name}"
 
 
-def _state(survey: Survey, now: datetime) -> str:
+def state(survey: Survey, now: datetime) -> str:
+    """"answered", "open" (can still be answered) or "expired"."""
     if survey.answered_at is not None:
         return "answered"  # already answered wins over expired
     return "open" if now < deadline(survey) else "expired"
@@ -369,7 +370,7 @@ def survey_page(session: Session, customer: Customer, survey_id: int, now: datet
     """The customer's own survey with its state; another customer's is ``NotFound``."""
     survey = _own(session, customer, survey_id)
     return SurveyPage(
-        survey, _state(survey, now), deadline(survey), subject(survey), SCALES[survey.kind]
+        survey, state(survey, now), deadline(survey), subject(survey), SCALES[survey.kind]
     )
 
 

@@ -15,8 +15,10 @@ from crm.errors import ValidationError
 from crm.extensions import db, limiter
 from crm.models import ROLE_LABELS, Customer, Group, Lead, LeadStatus, Role, Staff, Store, Team
 from crm.services import auth, auto_replies, care_opt_outs, handover, membership, org
-from crm.services.console_lists import customers
-from crm.views import invitations
+from crm.services.console_lists import customers, listing
+from crm.services.console_lists import staff as staff_members
+from crm.services.console_lists import stores as store_list
+from crm.views import downloads, invitations
 from crm.views.forms import form_page, form_values, int_arg, local_target
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -166,10 +168,23 @@ STORE_FIELDS = ("code", "name", "city", "address", "phone", "rescue_phone")
 @bp.get("/stores")
 @login_required
 def stores():
-    access.require(current_user, "console.organisation")
-    query = access.scope(select(Store).order_by(Store.code), current_user)
+    query = store_list.list_query(current_user)
     page = db.paginate(query, page=int_arg("page", 1), per_page=PER_PAGE, error_out=False)
-    return render_template("console/stores.html", page=page)
+    return render_template(
+        "console/stores.html",
+        page=page,
+        may_export=access.allowed(current_user, listing.EXPORT_PERMISSION),
+    )
+
+
+@bp.get("/stores/export.xlsx")
+@login_required
+def stores_export():
+    return downloads.list_export(
+        store_list.TITLE,
+        lambda: store_list.export(db.session, current_user, clock.now()),
+        url_for("console.stores"),
+    )
 
 
 @bp.route("/stores/new", methods=["GET", "POST"])
@@ -257,25 +272,35 @@ STAFF_FIELDS = ("name", "phone", "role", "store_id", "team_id")
 @bp.get("/staff")
 @login_required
 def staff_list():
-    access.require(current_user, "console.organisation")
-    query = access.scope(select(Staff), current_user)
-    store_id = int_arg("store")
-    role = request.args.get("role", "")
-    status = request.args.get("status", "active")
-    if store_id:
-        query = query.where(Staff.store_id == store_id)
-    if role in Role.__members__.values():
-        query = query.where(Staff.role == role)
-    if status in ("active", "left"):
-        query = query.where(Staff.active.is_(status == "active"))
-    query = query.order_by(Staff.store_id, Staff.role, Staff.name)
+    access.require(current_user, staff_members.PERMISSION)
+    errors: dict[str, str] = {}
+    try:
+        filters = staff_members.parse_filters(request.args)
+    except ValidationError as error:
+        filters, errors = staff_members.Filters(), {error.field: error.message}
+    query = staff_members.list_query(current_user, filters)
     page = db.paginate(query, page=int_arg("page", 1), per_page=PER_PAGE, error_out=False)
+    chosen = {"store": filters.store or "", "role": filters.role, "status": filters.status}
     return render_template(
         "console/staff_list.html",
         page=page,
         stores=_stores_in_scope(),
-        filters={"store": store_id, "role": role, "status": status},
+        filters=chosen,
+        errors=errors,
         roles=ROLE_LABELS,
+        statuses=staff_members.STATUSES,
+        may_export=access.allowed(current_user, listing.EXPORT_PERMISSION),
+        export_url=url_for("console.staff_export", **{k: v for k, v in chosen.items() if v}),
+    )
+
+
+@bp.get("/staff/export.xlsx")
+@login_required
+def staff_export():
+    return downloads.list_export(
+        staff_members.TITLE,
+        lambda: staff_members.export(db.session, current_user, request.args, clock.now()),
+        url_for("console.staff_list", **request.args.to_dict()),
     )
 
 

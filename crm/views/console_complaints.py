@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -19,6 +19,9 @@ from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import COMPLAINT_STATE_LABELS, Store
 from crm.services import complaints
+from crm.services.console_lists import complaints as complaint_list
+from crm.services.console_lists import listing
+from crm.views import downloads
 from crm.views.forms import form_page, form_values, int_arg, local_date
 
 bp = Blueprint("console_complaints", __name__, url_prefix="/console/complaints")
@@ -68,6 +71,21 @@ def index():
         figures=complaints.timeliness(db.session, current_user, start, end, now),
         state_options=[(state.value, label) for state, label in COMPLAINT_STATE_LABELS.items()],
         store_options=[(store.id, store.name) for store in stores],
+        may_export=access.allowed(current_user, listing.EXPORT_PERMISSION),
+        export_url=url_for(
+            "console_complaints.export",
+            **{name: values[name] for name in ("state", "store", "breached") if values[name]},
+        ),
+    )
+
+
+@bp.get("/export.xlsx")
+@login_required
+def export():
+    return downloads.list_export(
+        complaint_list.TITLE,
+        lambda: complaint_list.export(db.session, current_user, request.args, clock.now()),
+        url_for("console_complaints.index", **request.args.to_dict()),
     )
 
 

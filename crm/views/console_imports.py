@@ -10,7 +10,6 @@ kind from their address; a batch's report, commit and cancel take it from the ba
 
 from __future__ import annotations
 
-import io
 import re
 import uuid
 
@@ -22,17 +21,19 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from crm import clock, coordination, spreadsheets
+from crm import access, clock, coordination
 from crm.errors import Conflict, ValidationError
 from crm.extensions import db
 from crm.models import ImportStatus
 from crm.services import imports, lead_import, service_order_import
+from crm.services.console_lists import imports as import_lists
+from crm.services.console_lists import listing
+from crm.views import downloads
 from crm.views.forms import int_arg
 
 bp = Blueprint("console_imports", __name__, url_prefix="/console")
@@ -78,6 +79,7 @@ def _upload_page(importer: imports.Importer, values: dict, errors: dict, status:
         errors=errors,
         progress_key=uuid.uuid4().hex,
         max_megabytes=importer.kind.max_file_bytes() // (1024 * 1024),
+        may_export=access.allowed(current_user, listing.EXPORT_PERMISSION),
     )
     return html, status
 
@@ -140,11 +142,27 @@ def too_large(_error=None):
 @login_required
 def template(kind: str):
     content = imports.importer_named(kind).template(db.session, current_user)
-    return send_file(
-        io.BytesIO(content),
-        mimetype=spreadsheets.XLSX_MIME,
-        as_attachment=True,
-        download_name=TEMPLATE_NAMES[kind],
+    return downloads.xlsx(content, TEMPLATE_NAMES[kind])
+
+
+@bp.get("/service-orders/import/batches.xlsx", defaults=SERVICE_ORDERS)
+@bp.get("/imports/batches.xlsx", defaults=LEADS)
+@login_required
+def batches_export(kind: str):
+    return downloads.list_export(
+        import_lists.batches_title(kind),
+        lambda: import_lists.export_batches(db.session, current_user, kind, clock.now()),
+        url_for("console_imports.index", kind=kind),
+    )
+
+
+@bp.get("/imports/<int:batch_id>/errors.xlsx")
+@login_required
+def errors_export(batch_id: int):
+    return downloads.list_export(
+        import_lists.ERRORS_TITLE,
+        lambda: import_lists.export_errors(db.session, current_user, batch_id, clock.now()),
+        url_for("console_imports.detail", batch_id=batch_id),
     )
 
 
@@ -166,6 +184,7 @@ def detail(batch_id: int):
         errors=batch.errors[:ERRORS_SHOWN],
         hidden_errors=max(len(batch.errors) - ERRORS_SHOWN, 0),
         progress_key=uuid.uuid4().hex,
+        may_export=access.allowed(current_user, listing.EXPORT_PERMISSION),
     )
 
 

@@ -5,15 +5,13 @@ export personal data. The rules are in ``crm.services.console_lists``.
 
 from __future__ import annotations
 
-import io
-
-from flask import Blueprint, flash, redirect, request, send_file, url_for
+from flask import Blueprint, request, url_for
 from flask_login import current_user, login_required
 
-from crm import clock, spreadsheets
-from crm.errors import ValidationError
+from crm import clock
 from crm.extensions import db
 from crm.services.console_lists import LISTS, listing
+from crm.views import downloads
 from crm.views.forms import form_page, int_arg
 
 bp = Blueprint("console_lists", __name__, url_prefix="/console")
@@ -52,15 +50,8 @@ def index(name: str):
 @login_required
 def export(name: str):
     spec = LISTS[name]
-    try:
-        content, _count = listing.export(db.session, current_user, spec, request.args, clock.now())
-    except ValidationError as error:
-        flash(error.message)
-        return redirect(url_for("console_lists.index", name=name, **request.args.to_dict()))
-    stamp = clock.today().strftime("%Y%m%d")
-    return send_file(
-        io.BytesIO(content),
-        mimetype=spreadsheets.XLSX_MIME,
-        as_attachment=True,
-        download_name=f"{spec.title}_{stamp}.xlsx",
+    return downloads.list_export(
+        spec.title,
+        lambda: listing.export(db.session, current_user, spec, request.args, clock.now()),
+        url_for("console_lists.index", name=name, **request.args.to_dict()),
     )

@@ -12,6 +12,9 @@ from crm.errors import Conflict, ValidationError
 from crm.extensions import db
 from crm.models import CARE_CHANNEL_LABELS, OUTBOX_STATE_LABELS, Store
 from crm.services import outbox_console
+from crm.services.console_lists import listing
+from crm.services.console_lists import outbox as outbox_list
+from crm.views import downloads
 from crm.views.forms import form_page, form_values, int_arg, local_target
 
 bp = Blueprint("console_outbox", __name__, url_prefix="/console/outbox")
@@ -58,7 +61,19 @@ def index():
         channel_labels={channel.value: label for channel, label in CARE_CHANNEL_LABELS.items()},
         resendable={state.value for state in outbox_console.RESENDABLE},
         can_resend=access.allowed(current_user, "outbox.resend"),
+        may_export=access.allowed(current_user, listing.EXPORT_PERMISSION),
+        export_url=url_for("console_outbox.export", **filters.args()),
         tomorrow=outbox_console.tomorrow(db.session, current_user, clock.now()),
+    )
+
+
+@bp.get("/export.xlsx")
+@login_required
+def export():
+    return downloads.list_export(
+        outbox_list.TITLE,
+        lambda: outbox_list.export(db.session, current_user, request.args, clock.now()),
+        url_for("console_outbox.index", **request.args.to_dict()),
     )
 
 

@@ -4,17 +4,16 @@ export in ``crm.services.segment_lists``)."""
 
 from __future__ import annotations
 
-import io
-
-from flask import Blueprint, flash, redirect, request, send_file, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from crm import access, clock, spreadsheets
+from crm import access, clock
 from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import Store
 from crm.services import segment_lists, segments
+from crm.views import downloads
 from crm.views.forms import form_page, form_values, int_arg
 
 bp = Blueprint("console_segments", __name__, url_prefix="/console/segments")
@@ -83,13 +82,7 @@ def export():
     access.require(current_user, "segment.export")
     filters = segment_lists.parse_filters(form_values(FILTER_FIELDS))
     content, _count = segment_lists.export(db.session, current_user, filters)
-    return send_file(
-        io.BytesIO(content),
-        mimetype=spreadsheets.XLSX_MIME,
-        as_attachment=True,
-        download_name=f"客户分群_{clock.today():%Y%m%d}.xlsx",
-        max_age=0,
-    )
+    return downloads.xlsx(content, f"客户分群_{clock.today():%Y%m%d}.xlsx")
 
 
 @bp.route("/settings", methods=["GET", "POST"])

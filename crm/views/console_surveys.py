@@ -4,7 +4,7 @@ scores with the state of their callback tasks. Rules in ``crm.services.nps``."""
 
 from __future__ import annotations
 
-from flask import Blueprint, url_for
+from flask import Blueprint, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -13,6 +13,9 @@ from crm.errors import ValidationError
 from crm.extensions import db
 from crm.models import Store
 from crm.services import nps, surveys
+from crm.services.console_lists import listing
+from crm.services.console_lists import surveys as survey_list
+from crm.views import downloads
 from crm.views.forms import form_page, form_values, int_arg
 
 bp = Blueprint("console_surveys", __name__, url_prefix="/console/surveys")
@@ -64,6 +67,18 @@ def index():
         small_sample=nps.SMALL_SAMPLE,
         is_low=surveys.is_low,
         now=now,
+        may_export=access.allowed(current_user, listing.EXPORT_PERMISSION),
+        export_url=url_for("console_surveys.export", period=period, store=store_id or None),
+    )
+
+
+@bp.get("/export.xlsx")
+@login_required
+def export():
+    return downloads.list_export(
+        survey_list.TITLE,
+        lambda: survey_list.export(db.session, current_user, request.args, clock.now()),
+        url_for("console_surveys.index", **request.args.to_dict()),
     )
 
 

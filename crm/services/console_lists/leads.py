@@ -17,7 +17,7 @@ from datetime import date
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from crm import access, clock, phones
+from crm import access, phones
 from crm.models import (
     LEAD_CLASS_LABELS,
     LEAD_SOURCE_LABELS,
@@ -140,8 +140,8 @@ def export_row(row) -> list:
         model,
         store,
         owner or "客户池",
-        clock.local(created).replace(tzinfo=None) if created else None,
-        clock.local(last).replace(tzinfo=None) if last else None,
+        listing.excel_time(created),
+        listing.excel_time(last),
     ]
 
 

@@ -21,7 +21,7 @@ Rules
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -143,19 +143,74 @@ def export(
     """
     access.require(actor, EXPORT_PERMISSION)
     filters = spec.parse_filters(values)
-    sort = parse_sort(spec, values)
     base = spec.base_query(session, actor, filters)
-    total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
+    return export_rows(
+        session,
+        actor,
+        name=spec.name,
+        title=spec.title,
+        headers=spec.export_headers,
+        query=ordered(spec, spec.export_query(base), parse_sort(spec, values)),
+        row=spec.export_row,
+        filters=logged_filters(filters),
+        now=now,
+        limit=limit,
+    )
+
+
+def export_rows(
+    session: Session,
+    actor: Staff,
+    *,
+    name: str,
+    title: str,
+    headers: Iterable[str],
+    query: Select,
+    row: Callable[[Any], list],
+    filters: Mapping[str, Any],
+    now: datetime,
+    limit: int = EXPORT_LIMIT,
+) -> tuple[bytes, int]:
+    """Every row of ``query`` (already scoped, filtered and ordered) as an .xlsx, each result
+    row turned into cells by ``row``; the rules of ``export`` (the role, the cap, the audit
+    event naming the list ``name`` and ``filters``). The lists that are not a ``ListSpec``
+    (发送队列, complaints, staff ...) export through here."""
+    access.require(actor, EXPORT_PERMISSION)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    _within_limit(total, limit)
+    rows = (row(result) for result in session.execute(query.execution_options(yield_per=1000)))
+    return _logged_workbook(session, actor, name, title, headers, rows, filters, now)
+
+
+def export_cells(
+    session: Session,
+    actor: Staff,
+    *,
+    name: str,
+    title: str,
+    headers: Iterable[str],
+    cells: Sequence[list],
+    filters: Mapping[str, Any],
+    now: datetime,
+    limit: int = EXPORT_LIMIT,
+) -> tuple[bytes, int]:
+    """Rows already in memory (an import's error report) as an .xlsx, under the rules of
+    ``export``."""
+    access.require(actor, EXPORT_PERMISSION)
+    _within_limit(len(cells), limit)
+    return _logged_workbook(session, actor, name, title, headers, cells, filters, now)
+
+
+def _within_limit(total: int, limit: int) -> None:
     if total > limit:
         raise ValidationError(
             f"当前筛选共 {total:,} 行，超过单次导出上限 {limit:,} 行，请缩小筛选范围后再导出",
             "export",
         )
-    query = ordered(spec, spec.export_query(base), sort)
-    rows = (
-        spec.export_row(row) for row in session.execute(query.execution_options(yield_per=1000))
-    )
-    content, count = workbook(spec.title, spec.export_headers, rows)
+
+
+def _logged_workbook(session, actor, name, title, headers, rows, filters, now):
+    content, count = workbook(title, headers, rows)
     audit.record(
         session,
         actor,
@@ -163,7 +218,7 @@ def export(
         subject_type="list",
         subject_id=None,
         store_id=actor.store_id,
-        detail={"list": spec.name, "filters": logged_filters(filters), "rows": count},
+        detail={"list": name, "filters": dict(filters), "rows": count},
         now=now,
     )
     session.commit()
@@ -193,10 +248,11 @@ def workbook(title: str, headers: Iterable[str], rows: Iterable[list]) -> tuple[
 
 
 def logged_filters(filters: Any) -> dict[str, Any]:
-    """The chosen filters as the audit log keeps them: searches only as the kind of search."""
+    """The chosen filters (a dataclass) as the audit log keeps them: searches only as the kind
+    of search, dates as ISO text."""
     chosen = {}
     for name, value in asdict(filters).items():
-        if value in ("", None):
+        if value is None or value == "" or value is False:
             continue
         if name in SEARCH_FIELDS:
             chosen["search"] = "phone" if str(value).lstrip("+").isdigit() else "text"
@@ -278,6 +334,11 @@ def staff_in_scope(session: Session, actor: Staff, roles: Iterable[str]) -> list
     query = access.scope(select(Staff).where(Staff.role.in_(list(roles))), actor)
     members = session.scalars(query.order_by(Staff.active.desc(), Staff.name))
     return [(m.id, m.name if m.active else f"{m.name}（已离职）") for m in members]
+
+
+def excel_time(instant: datetime | None) -> datetime | None:
+    """An instant as Excel shows it: the Beijing wall clock, without a zone (Excel has none)."""
+    return clock.local(instant).replace(tzinfo=None) if instant else None
 
 
 def national_phone(e164: str) -> str:
