@@ -351,7 +351,7 @@ def subject(survey: Survey) -> str:
 
 
 def state(survey: Survey, now: datetime) -> str:
-    """"answered", "open" (can still be answered) or "expired"."""
+    """ "answered", "open" (can still be answered) or "expired"."""
     if survey.answered_at is not None:
         return "answered"  # already answered wins over expired
     return "open" if now < deadline(survey) else "expired"

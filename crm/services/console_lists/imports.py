@@ -36,9 +36,7 @@ ERRORS_NAME, ERRORS_TITLE = "import_errors", "导入错误明细"
 
 def titles() -> dict[str, str]:
     """Each kind's batch list, and the error report, by the names the audit log keeps."""
-    batch_lists = {
-        batches_name(kind): batches_title(kind) for kind in imports.importer_names()
-    }
+    batch_lists = {batches_name(kind): batches_title(kind) for kind in imports.importer_names()}
     return batch_lists | {ERRORS_NAME: ERRORS_TITLE}
 
 
