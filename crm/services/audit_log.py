@@ -25,8 +25,9 @@ from crm.services.console_lists import listing
 
 PERMISSION = "audit.view"
 PER_PAGE = 50
-EXPORT_NAME, EXPORT_TITLE = "audit", "审计日志"
-EXPORT_HEADERS = ("事件编号", "时间", "操作人", "操作", "对象", "客户编号", "分店", "详情")
+SHEET = listing.Sheet(
+    "audit", "审计日志", ("事件编号", "时间", "操作人", "操作", "对象", "客户编号", "分店", "详情")
+)
 ACTION_LABELS = {
     "customer.view": "查看客户资料",
     "customer.export": "导出客户个人信息",
@@ -150,7 +151,7 @@ def describe(event: AuditEvent) -> list[tuple[str, str]]:
 
 
 def list_titles() -> dict[str, str]:
-    return console_lists.titles() | {EXPORT_NAME: EXPORT_TITLE}
+    return console_lists.titles() | {SHEET.name: SHEET.title}
 
 
 def who(event: AuditEvent) -> str:
@@ -172,15 +173,7 @@ def export(
         .outerjoin(Store, Store.id == AuditEvent.store_id)
     )
     return listing.export_rows(
-        session,
-        actor,
-        name=EXPORT_NAME,
-        title=EXPORT_TITLE,
-        headers=EXPORT_HEADERS,
-        query=query,
-        row=_export_cells,
-        filters=listing.logged_filters(filters),
-        now=now,
+        session, actor, SHEET, query, _export_cells, listing.logged_filters(filters), now
     )
 
 

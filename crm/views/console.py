@@ -181,7 +181,7 @@ def stores():
 @login_required
 def stores_export():
     return downloads.list_export(
-        store_list.TITLE,
+        store_list.SHEET.title,
         lambda: store_list.export(db.session, current_user, clock.now()),
         url_for("console.stores"),
     )
@@ -298,7 +298,7 @@ def staff_list():
 @login_required
 def staff_export():
     return downloads.list_export(
-        staff_members.TITLE,
+        staff_members.SHEET.title,
         lambda: staff_members.export(db.session, current_user, request.args, clock.now()),
         url_for("console.staff_list", **request.args.to_dict()),
     )

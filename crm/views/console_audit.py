@@ -44,7 +44,7 @@ def index():
 @login_required
 def export():
     return downloads.list_export(
-        audit_log.EXPORT_TITLE,
+        audit_log.SHEET.title,
         lambda: audit_log.export(db.session, current_user, request.args, clock.now()),
         url_for("console_audit.index", **request.args.to_dict()),
     )

@@ -83,7 +83,7 @@ def index():
 @login_required
 def export():
     return downloads.list_export(
-        complaint_list.TITLE,
+        complaint_list.SHEET.title,
         lambda: complaint_list.export(db.session, current_user, request.args, clock.now()),
         url_for("console_complaints.index", **request.args.to_dict()),
     )

@@ -150,7 +150,7 @@ def template(kind: str):
 @login_required
 def batches_export(kind: str):
     return downloads.list_export(
-        import_lists.batches_title(kind),
+        import_lists.batches_sheet(kind).title,
         lambda: import_lists.export_batches(db.session, current_user, kind, clock.now()),
         url_for("console_imports.index", kind=kind),
     )
@@ -160,7 +160,7 @@ def batches_export(kind: str):
 @login_required
 def errors_export(batch_id: int):
     return downloads.list_export(
-        import_lists.ERRORS_TITLE,
+        import_lists.ERRORS_SHEET.title,
         lambda: import_lists.export_errors(db.session, current_user, batch_id, clock.now()),
         url_for("console_imports.detail", batch_id=batch_id),
     )

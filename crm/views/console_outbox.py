@@ -71,7 +71,7 @@ def index():
 @login_required
 def export():
     return downloads.list_export(
-        outbox_list.TITLE,
+        outbox_list.SHEET.title,
         lambda: outbox_list.export(db.session, current_user, request.args, clock.now()),
         url_for("console_outbox.index", **request.args.to_dict()),
     )

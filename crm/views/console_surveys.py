@@ -76,7 +76,7 @@ def index():
 @login_required
 def export():
     return downloads.list_export(
-        survey_list.TITLE,
+        survey_list.SHEET.title,
         lambda: survey_list.export(db.session, current_user, request.args, clock.now()),
         url_for("console_surveys.index", **request.args.to_dict()),
     )

@@ -39,5 +39,6 @@ LISTS: dict[str, ListSpec] = {
 
 def titles() -> dict[str, str]:
     """Every exportable list's title by the name its exports carry in the audit log."""
-    others = {module.NAME: module.TITLE for module in (outbox, complaints, surveys, staff, stores)}
+    sheets = [module.SHEET for module in (outbox, complaints, surveys, staff, stores)]
+    others = {sheet.name: sheet.title for sheet in sheets}
     return {name: spec.title for name, spec in LISTS.items()} | others | imports.titles()

@@ -18,26 +18,29 @@ from crm.models import Staff
 from crm.services import complaints
 from crm.services.console_lists import listing
 
-NAME, TITLE = "complaints", "客户投诉"
-HEADERS = (
-    "投诉编号",
-    "提交时间",
-    "渠道",
-    "客户",
-    "手机号",
-    "分店",
-    "内容",
-    "状态",
-    "是否超时",
-    "负责人",
-    "联系时限",
-    "首次联系时间",
-    "解决时间",
-    "根本原因",
-    "解决说明",
-    "回访时限",
-    "回访时间",
-    "客户是否满意",
+SHEET = listing.Sheet(
+    "complaints",
+    "客户投诉",
+    (
+        "投诉编号",
+        "提交时间",
+        "渠道",
+        "客户",
+        "手机号",
+        "分店",
+        "内容",
+        "状态",
+        "是否超时",
+        "负责人",
+        "联系时限",
+        "首次联系时间",
+        "解决时间",
+        "根本原因",
+        "解决说明",
+        "回访时限",
+        "回访时间",
+        "客户是否满意",
+    ),
 )
 SATISFIED_LABELS = {True: "满意", False: "不满意", None: ""}
 
@@ -51,13 +54,11 @@ def export(
     return listing.export_rows(
         session,
         actor,
-        name=NAME,
-        title=TITLE,
-        headers=HEADERS,
-        query=complaints.console_query(actor, filters, now),
-        row=lambda row: _cells(row[0], now),
-        filters=listing.logged_filters(filters),
-        now=now,
+        SHEET,
+        complaints.console_query(actor, filters, now),
+        lambda row: _cells(row[0], now),
+        listing.logged_filters(filters),
+        now,
     )
 
 

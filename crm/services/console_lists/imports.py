@@ -30,37 +30,25 @@ BATCH_HEADERS = (
     "操作人",
     "完成时间",
 )
-ERROR_HEADERS = ("行号", "列", "原因")
-ERRORS_NAME, ERRORS_TITLE = "import_errors", "导入错误明细"
+ERRORS_SHEET = listing.Sheet("import_errors", "导入错误明细", ("行号", "列", "原因"))
 
 
 def titles() -> dict[str, str]:
     """Each kind's batch list, and the error report, by the names the audit log keeps."""
-    batch_lists = {batches_name(kind): batches_title(kind) for kind in imports.importer_names()}
-    return batch_lists | {ERRORS_NAME: ERRORS_TITLE}
+    sheets = [batches_sheet(kind) for kind in imports.importer_names()] + [ERRORS_SHEET]
+    return {sheet.name: sheet.title for sheet in sheets}
 
 
-def batches_name(kind: str) -> str:
-    return f"imports.{kind}"
-
-
-def batches_title(kind: str) -> str:
-    return f"{imports.importer_named(kind).kind.noun}导入记录"
+def batches_sheet(kind: str) -> listing.Sheet:
+    noun = imports.importer_named(kind).kind.noun
+    return listing.Sheet(f"imports.{kind}", f"{noun}导入记录", BATCH_HEADERS)
 
 
 def export_batches(session: Session, actor: Staff, kind: str, now: datetime) -> tuple[bytes, int]:
     """The kind's batches the actor sees, newest first, as an .xlsx."""
-    importer = imports.importer_named(kind)
+    query = imports.importer_named(kind).recent_batches(actor)
     return listing.export_rows(
-        session,
-        actor,
-        name=batches_name(kind),
-        title=batches_title(kind),
-        headers=BATCH_HEADERS,
-        query=importer.recent_batches(actor),
-        row=lambda row: _batch_cells(row[0]),
-        filters={},
-        now=now,
+        session, actor, batches_sheet(kind), query, lambda row: _batch_cells(row[0]), {}, now
     )
 
 
@@ -69,16 +57,8 @@ def export_errors(
 ) -> tuple[bytes, int]:
     """Every error of one batch, by row, as an .xlsx."""
     batch, _importer = imports.batch_of(session, actor, batch_id)
-    return listing.export_cells(
-        session,
-        actor,
-        name=ERRORS_NAME,
-        title=ERRORS_TITLE,
-        headers=ERROR_HEADERS,
-        cells=[[error["row"], error["column"], error["reason"]] for error in batch.errors],
-        filters={"batch": batch.id},
-        now=now,
-    )
+    cells = [[error["row"], error["column"], error["reason"]] for error in batch.errors]
+    return listing.export_cells(session, actor, ERRORS_SHEET, cells, {"batch": batch.id}, now)
 
 
 def _batch_cells(batch: ImportBatch) -> list:

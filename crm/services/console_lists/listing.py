@@ -49,6 +49,16 @@ SEARCH_FIELDS = frozenset({"q"})
 
 
 @dataclass(frozen=True)
+class Sheet:
+    """What an export is called and holds: its name in the audit log, the file's title and
+    its header row."""
+
+    name: str
+    title: str
+    headers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Sort:
     key: str
     descending: bool
@@ -147,24 +157,19 @@ def export(
     return export_rows(
         session,
         actor,
-        name=spec.name,
-        title=spec.title,
-        headers=spec.export_headers,
-        query=ordered(spec, spec.export_query(base), parse_sort(spec, values)),
-        row=spec.export_row,
-        filters=logged_filters(filters),
-        now=now,
-        limit=limit,
+        Sheet(spec.name, spec.title, spec.export_headers),
+        ordered(spec, spec.export_query(base), parse_sort(spec, values)),
+        spec.export_row,
+        logged_filters(filters),
+        now,
+        limit,
     )
 
 
 def export_rows(
     session: Session,
     actor: Staff,
-    *,
-    name: str,
-    title: str,
-    headers: Iterable[str],
+    sheet: Sheet,
     query: Select,
     row: Callable[[Any], list],
     filters: Mapping[str, Any],
@@ -173,22 +178,19 @@ def export_rows(
 ) -> tuple[bytes, int]:
     """Every row of ``query`` (already scoped, filtered and ordered) as an .xlsx, each result
     row turned into cells by ``row``; the rules of ``export`` (the role, the cap, the audit
-    event naming the list ``name`` and ``filters``). The lists that are not a ``ListSpec``
+    event naming the sheet and ``filters``). The lists that are not a ``ListSpec``
     (发送队列, complaints, staff ...) export through here."""
     access.require(actor, EXPORT_PERMISSION)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     _within_limit(total, limit)
     rows = (row(result) for result in session.execute(query.execution_options(yield_per=1000)))
-    return _logged_workbook(session, actor, name, title, headers, rows, filters, now)
+    return _logged_workbook(session, actor, sheet, rows, filters, now)
 
 
 def export_cells(
     session: Session,
     actor: Staff,
-    *,
-    name: str,
-    title: str,
-    headers: Iterable[str],
+    sheet: Sheet,
     cells: Sequence[list],
     filters: Mapping[str, Any],
     now: datetime,
@@ -198,7 +200,7 @@ def export_cells(
     ``export``."""
     access.require(actor, EXPORT_PERMISSION)
     _within_limit(len(cells), limit)
-    return _logged_workbook(session, actor, name, title, headers, cells, filters, now)
+    return _logged_workbook(session, actor, sheet, cells, filters, now)
 
 
 def _within_limit(total: int, limit: int) -> None:
@@ -209,8 +211,8 @@ def _within_limit(total: int, limit: int) -> None:
         )
 
 
-def _logged_workbook(session, actor, name, title, headers, rows, filters, now):
-    content, count = workbook(title, headers, rows)
+def _logged_workbook(session, actor, sheet: Sheet, rows, filters, now):
+    content, count = workbook(sheet.title, sheet.headers, rows)
     audit.record(
         session,
         actor,
@@ -218,7 +220,7 @@ def _logged_workbook(session, actor, name, title, headers, rows, filters, now):
         subject_type="list",
         subject_id=None,
         store_id=actor.store_id,
-        detail={"list": name, "filters": dict(filters), "rows": count},
+        detail={"list": sheet.name, "filters": dict(filters), "rows": count},
         now=now,
     )
     session.commit()

@@ -18,20 +18,23 @@ from crm.models import CARE_CHANNEL_LABELS, OutboxMessage, Staff, Store
 from crm.services import outbox_console
 from crm.services.console_lists import listing
 
-NAME, TITLE = "outbox", "发送队列"
-HEADERS = (
-    "消息编号",
-    "计划发送时间",
-    "发送时间",
-    "客户",
-    "手机号",
-    "分店",
-    "关怀类型",
-    "状态",
-    "渠道",
-    "尝试次数",
-    "错误码",
-    "原因",
+SHEET = listing.Sheet(
+    "outbox",
+    "发送队列",
+    (
+        "消息编号",
+        "计划发送时间",
+        "发送时间",
+        "客户",
+        "手机号",
+        "分店",
+        "关怀类型",
+        "状态",
+        "渠道",
+        "尝试次数",
+        "错误码",
+        "原因",
+    ),
 )
 
 
@@ -48,15 +51,7 @@ def export(
         .join(Store, Store.id == OutboxMessage.store_id)
     )
     return listing.export_rows(
-        session,
-        actor,
-        name=NAME,
-        title=TITLE,
-        headers=HEADERS,
-        query=query,
-        row=_export_row,
-        filters=listing.logged_filters(filters),
-        now=now,
+        session, actor, SHEET, query, _export_row, listing.logged_filters(filters), now
     )
 
 

@@ -20,10 +20,13 @@ from crm import access
 from crm.models import ROLE_LABELS, Role, Staff
 from crm.services.console_lists import listing
 
-NAME, TITLE = "staff", "员工"
 PERMISSION = "console.organisation"
 STATUSES = {"active": "在职", "left": "离职", "all": "全部"}
-HEADERS = ("员工编号", "姓名", "手机号", "角色", "分店", "团队", "状态", "离职时间", "创建时间")
+SHEET = listing.Sheet(
+    "staff",
+    "员工",
+    ("员工编号", "姓名", "手机号", "角色", "分店", "团队", "状态", "离职时间", "创建时间"),
+)
 
 
 @dataclass(frozen=True)
@@ -66,13 +69,11 @@ def export(
     return listing.export_rows(
         session,
         actor,
-        name=NAME,
-        title=TITLE,
-        headers=HEADERS,
-        query=list_query(actor, filters),
-        row=lambda row: _cells(row[0]),
-        filters=listing.logged_filters(filters),
-        now=now,
+        SHEET,
+        list_query(actor, filters),
+        lambda row: _cells(row[0]),
+        listing.logged_filters(filters),
+        now,
     )
 
 

@@ -18,19 +18,22 @@ from crm import access
 from crm.models import Staff, Store
 from crm.services.console_lists import listing
 
-NAME, TITLE = "stores", "分店"
 PERMISSION = "console.organisation"
-HEADERS = (
-    "分店编码",
-    "名称",
-    "城市",
-    "地址",
-    "电话",
-    "救援电话",
-    "营业时间",
-    "每小时可约（台）",
-    "在职员工",
-    "状态",
+SHEET = listing.Sheet(
+    "stores",
+    "分店",
+    (
+        "分店编码",
+        "名称",
+        "城市",
+        "地址",
+        "电话",
+        "救援电话",
+        "营业时间",
+        "每小时可约（台）",
+        "在职员工",
+        "状态",
+    ),
 )
 
 
@@ -49,15 +52,7 @@ def export(session: Session, actor: Staff, now: datetime) -> tuple[bytes, int]:
         .scalar_subquery()
     )
     return listing.export_rows(
-        session,
-        actor,
-        name=NAME,
-        title=TITLE,
-        headers=HEADERS,
-        query=list_query(actor).add_columns(in_post),
-        row=_cells,
-        filters={},
-        now=now,
+        session, actor, SHEET, list_query(actor).add_columns(in_post), _cells, {}, now
     )
 
 

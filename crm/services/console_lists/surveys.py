@@ -21,23 +21,26 @@ from crm.models import Staff, Survey, SurveyKind
 from crm.services import nps, surveys
 from crm.services.console_lists import listing
 
-NAME, TITLE = "surveys", "满意度问卷"
-HEADERS = (
-    "问卷编号",
-    "类型",
-    "季度",
-    "客户",
-    "手机号",
-    "分店",
-    "工单号",
-    "发出时间",
-    "状态",
-    "作答时间",
-    "评分",
-    "分类",
-    "留言",
-    "回访任务完成时间",
-    "回访结果",
+SHEET = listing.Sheet(
+    "surveys",
+    "满意度问卷",
+    (
+        "问卷编号",
+        "类型",
+        "季度",
+        "客户",
+        "手机号",
+        "分店",
+        "工单号",
+        "发出时间",
+        "状态",
+        "作答时间",
+        "评分",
+        "分类",
+        "留言",
+        "回访任务完成时间",
+        "回访结果",
+    ),
 )
 STATE_LABELS = {"answered": "已作答", "open": "待作答", "expired": "已过期"}
 
@@ -67,15 +70,7 @@ def export(
         query = query.where(Survey.store_id == store_id)
     chosen = {"period": period} | ({"store": store_id} if store_id else {})
     return listing.export_rows(
-        session,
-        actor,
-        name=NAME,
-        title=TITLE,
-        headers=HEADERS,
-        query=query,
-        row=lambda row: _cells(row[0], now),
-        filters=chosen,
-        now=now,
+        session, actor, SHEET, query, lambda row: _cells(row[0], now), chosen, now
     )
 
 
