@@ -179,7 +179,9 @@ def test_staff_export_filters_by_role_and_status_within_the_store(org, session, 
 def test_a_bad_staff_filter_is_named_and_exports_nothing(client, org, session):
     login(client, org.store_admin_a)
 
-    page = client.get("/console/staff?role=boss").get_data(as_text=True)
+    response = client.get("/console/staff?role=boss")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
     assert "请选择有效的角色" in page and "销售A1" in page
     refused = client.get("/console/staff/export.xlsx?role=boss", follow_redirects=True)
     assert "请选择有效的角色" in refused.get_data(as_text=True)

@@ -281,12 +281,12 @@ def staff_list():
     query = staff_members.list_query(current_user, filters)
     page = db.paginate(query, page=int_arg("page", 1), per_page=PER_PAGE, error_out=False)
     chosen = {"store": filters.store or "", "role": filters.role, "status": filters.status}
-    return render_template(
+    return form_page(
         "console/staff_list.html",
+        errors,
         page=page,
         stores=_stores_in_scope(),
         filters=chosen,
-        errors=errors,
         roles=ROLE_LABELS,
         statuses=staff_members.STATUSES,
         may_export=access.allowed(current_user, listing.EXPORT_PERMISSION),
